@@ -1,0 +1,63 @@
+"""The one place that states the service's keypoint and coordinate conventions.
+
+Keypoints
+    OpenPose BODY_25 order, snake_case names (``BODY25_NAMES``). Every keypoint list the service returns has all
+    25 entries in this order; a keypoint the model cannot give has confidence 0.
+
+2D keypoints
+    ``{"name", "x", "y", "confidence"}`` in pixels of the submitted image, origin at the top-left corner,
+    x to the right, y down. ``confidence`` is in [0, 1].
+
+3D keypoints and meshes
+    ``{"name", "x", "y", "z"}`` / ``[x, y, z]`` in metres, in camera axes (x right, y down, z forward, away from
+    the camera), relative to the body root (``ROOT_NAME``, the mid-hip point).
+
+Camera
+    ``camera_translation`` is the root's position in the camera frame (metres, same axes), so that a root-relative
+    point ``p`` lies at ``p + camera_translation`` in the camera frame. The camera is a pinhole with focal length
+    ``focal_length_px`` (the request's, or ``default_focal_length``) and its principal point at the image centre.
+"""
+
+from __future__ import annotations
+
+BODY25_NAMES: tuple[str, ...] = (
+    "nose", "neck",
+    "right_shoulder", "right_elbow", "right_wrist",
+    "left_shoulder", "left_elbow", "left_wrist",
+    "mid_hip",
+    "right_hip", "right_knee", "right_ankle",
+    "left_hip", "left_knee", "left_ankle",
+    "right_eye", "left_eye", "right_ear", "left_ear",
+    "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel",
+)
+BODY25_INDEX: dict[str, int] = {name: i for i, name in enumerate(BODY25_NAMES)}
+NUM_KEYPOINTS = len(BODY25_NAMES)
+
+ROOT_NAME = "mid_hip"
+
+# The 12 body joints used for PCK-style scoring (shoulders to ankles).
+BODY12_NAMES: tuple[str, ...] = (
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+# COCO-17 order (ground-truth files, evaluation).
+COCO17_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+# Left/right pairs, e.g. for mirroring and for symmetric limb-length terms.
+BODY25_FLIP_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (name, "right_" + name[len("left_"):]) for name in BODY25_NAMES if name.startswith("left_")
+)
+
+
+def default_focal_length(width: int, height: int) -> float:
+    """Focal length in pixels assumed when a request gives none: ``max(width, height)``.
+
+    That is a field of view of about 53 degrees across the longer side, typical of phone and webcam video.
+    """
+    return float(max(width, height))
