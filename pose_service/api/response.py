@@ -1,0 +1,76 @@
+"""FrameResult -> the JSON contract of ``POST /pose/hybrid`` (documented in the README).
+
+The top-level person fields repeat ``people[0]``, the primary person, for clients written against the
+single-person API. A field the backend cannot fill is ``null``, never invented.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from ..conventions import BODY25_NAMES
+from ..types import FrameResult, Person
+
+NO_PERSON = "no person detected"
+
+
+def keypoints_2d_json(keypoints: np.ndarray) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "x": float(x), "y": float(y), "confidence": float(c)}
+        for name, (x, y, c) in zip(BODY25_NAMES, keypoints)
+    ]
+
+
+def keypoints_3d_json(keypoints: Optional[np.ndarray]) -> list[dict[str, Any]]:
+    if keypoints is None:
+        return []
+    return [{"name": name, "x": float(x), "y": float(y), "z": float(z)} for name, (x, y, z) in zip(BODY25_NAMES, keypoints)]
+
+
+def _vector(value: Optional[np.ndarray]) -> Optional[list[float]]:
+    return None if value is None else [float(v) for v in value]
+
+
+def person_json(person: Person, include_mesh: bool) -> dict[str, Any]:
+    return {
+        "track_id": person.track_id,
+        "source": person.source,
+        "bbox": [float(v) for v in person.bbox],
+        "score": float(person.score),
+        "keypoints": keypoints_2d_json(person.keypoints_2d),
+        "keypoints_3d": keypoints_3d_json(person.keypoints_3d),
+        "camera_translation": _vector(person.camera_translation),
+        "mesh_vertices_data": person.vertices if include_mesh and person.vertices is not None else None,
+        "tracking_confidence": person.tracking_confidence,
+    }
+
+
+def frame_response(
+    result: FrameResult,
+    backend: str,
+    processing_time_ms: float,
+    include_mesh: bool = True,
+    faces: Optional[np.ndarray] = None,
+) -> dict[str, Any]:
+    """The response body. numpy arrays are left as arrays: the app's orjson provider serialises them."""
+    people = [person_json(p, include_mesh) for p in result.people]
+    primary = people[0] if people else None
+    return {
+        "frame_number": result.frame_number,
+        "video_id": result.video_id,
+        "image_size": list(result.image_size),
+        "backend": backend,
+        "has_3d": bool(primary and primary["mesh_vertices_data"] is not None),
+        "keypoints": primary["keypoints"] if primary else [],
+        "keypoints_3d": primary["keypoints_3d"] if primary else [],
+        "keypoint_count": len(primary["keypoints"]) if primary else 0,
+        "mesh_vertices_data": primary["mesh_vertices_data"] if primary else None,
+        "mesh_faces_data": faces if primary and primary["mesh_vertices_data"] is not None else None,
+        "camera_translation": primary["camera_translation"] if primary else None,
+        "tracking_confidence": primary["tracking_confidence"] if primary else None,
+        "processing_time_ms": round(processing_time_ms, 3),
+        "error": None if people else NO_PERSON,
+        "people": people,
+    }

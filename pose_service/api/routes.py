@@ -1,0 +1,84 @@
+"""Routes: parse, call the pipeline, serialise. The logic lives in plain modules."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import __version__
+from ..decode import DecodeError, decode_image
+from ..pipeline import FrameRequest
+from ..runtime import ModelRuntime, NotReady
+from .errors import ApiError
+from .response import frame_response
+from .schemas import PoseRequest, parse
+
+log = logging.getLogger(__name__)
+bp = Blueprint("pose", __name__)
+
+
+def _runtime() -> ModelRuntime:
+    return current_app.extensions["pose_runtime"]
+
+
+def _json_body() -> object:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the frame as JSON with Content-Type: application/json")
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    return payload
+
+
+@bp.get("/health")
+def health() -> Response:
+    body = _runtime().health() | {"version": __version__}
+    response = jsonify(body)
+    response.status_code = 200 if body["ready"] else 503
+    return response
+
+
+@bp.get("/v2/health/live")
+def live() -> Response:
+    return jsonify({"live": True})
+
+
+@bp.get("/v2/health/ready")
+def ready() -> Response:
+    is_ready = _runtime().health()["ready"]
+    response = jsonify({"ready": is_ready})
+    response.status_code = 200 if is_ready else 503
+    return response
+
+
+@bp.post("/pose/hybrid")
+def pose_hybrid() -> Response:
+    started = time.perf_counter()
+    runtime = _runtime()
+    req = parse(PoseRequest, _json_body())
+    try:
+        pipeline = runtime.pipeline()
+    except NotReady as exc:
+        raise ApiError(503, "model_failed" if exc.failed else "not_ready", str(exc), runtime.config.retry_after_s)
+    try:
+        image = decode_image(req.image_base64, runtime.config.max_image_pixels, req.width, req.height, req.pixel_format)
+    except DecodeError as exc:
+        raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, str(exc)) from None
+
+    result = pipeline.process(
+        FrameRequest(
+            image=image,
+            frame_number=req.frame_number,
+            video_id=req.video_id,
+            include_mesh=req.include_mesh,
+            include_faces=req.include_faces,
+            focal_length_px=req.focal_length_px,
+        )
+    )
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    log.info(
+        "[POSE] video=%s frame=%d people=%d ms=%.1f", req.video_id or "-", req.frame_number, len(result.people), elapsed_ms
+    )
+    return jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh))

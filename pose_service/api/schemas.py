@@ -1,0 +1,39 @@
+"""Request bodies, validated with pydantic. Unknown fields are ignored so that clients can send more."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from ..decode.image import RAW_CHANNELS
+from .errors import ApiError
+
+PixelFormat = Literal[tuple(RAW_CHANNELS)]  # type: ignore[valid-type]
+
+
+class PoseRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    image_base64: StrictStr
+    frame_number: StrictInt = Field(ge=0)
+    video_id: Optional[StrictStr] = Field(default=None, min_length=1, max_length=256)
+    width: Optional[StrictInt] = Field(default=None, gt=0)
+    height: Optional[StrictInt] = Field(default=None, gt=0)
+    pixel_format: Optional[PixelFormat] = None
+    include_mesh: StrictBool = True
+    include_faces: StrictBool = True
+    focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
+
+
+def parse(model: type[BaseModel], payload: object) -> BaseModel:
+    """Validate ``payload``; a failure becomes a 400 that names every offending field."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_request", "the JSON body must be an object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        code = "missing_field" if all(e["type"] == "missing" for e in errors) else "invalid_field"
+        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
+        raise ApiError(400, code, detail) from None

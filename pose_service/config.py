@@ -1,0 +1,53 @@
+"""Service configuration: one dataclass, read from ``POSE_*`` environment variables.
+
+Every field is documented in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+BACKENDS = ("embedded",)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    backend: str = "embedded"
+    """Which pose backend serves requests (``POSE_BACKEND``)."""
+    device: str = "cpu"
+    """Torch device for models that use torch (``POSE_DEVICE``)."""
+    max_body_bytes: int = 32 * 1024 * 1024
+    """Largest request body accepted, in bytes (``POSE_MAX_BODY_BYTES``); larger gives 413."""
+    max_image_pixels: int = 40_000_000
+    """Largest decoded image accepted, in pixels (``POSE_MAX_IMAGE_PIXELS``); larger gives 413."""
+    retry_after_s: int = 5
+    """``Retry-After`` sent with 503 while models load (``POSE_RETRY_AFTER_S``)."""
+    load_in_background: bool = True
+    """Load models in a background thread so /health answers ``warming_up`` meanwhile."""
+    log_level: str = "INFO"
+    """Python log level name (``POSE_LOG_LEVEL``)."""
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.max_body_bytes <= 0 or self.max_image_pixels <= 0:
+            raise ValueError("size limits must be positive")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> "ServiceConfig":
+        """Build from ``POSE_<FIELD>`` variables (upper case); ``overrides`` win over the environment."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get("POSE_" + f.name.upper())
+            if raw is None:
+                continue
+            if f.type == "bool":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif f.type == "int":
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw.strip()
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,117 @@
+"""Turn the base64 payload of a request into an RGB ``uint8`` array of shape (H, W, 3).
+
+Encoded images (JPEG, PNG, WebP, BMP) are checked for format and size from their header before any pixel is
+decoded, so an oversized image is refused without allocating it. A raw pixel buffer is accepted only with its
+width, height and pixel format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import warnings
+from typing import Optional
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ENCODED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+RAW_CHANNELS = {"rgb24": 3, "bgr24": 3, "rgba32": 4, "bgra32": 4, "gray8": 1}
+_DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+class DecodeError(ValueError):
+    """The payload is not a usable image; ``code`` is the API's machine-readable error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ImageTooLarge(DecodeError):
+    def __init__(self, pixels: int, limit: int) -> None:
+        super().__init__("image_too_large", f"image has {pixels} pixels; the limit is {limit}")
+
+
+def decode_base64(text: str) -> bytes:
+    """Strict base64 (standard or URL-safe alphabet, optional ``data:image/...;base64,`` prefix, line breaks)."""
+    body = _WHITESPACE.sub("", _DATA_URL.sub("", text.strip(), count=1))
+    if not body:
+        raise DecodeError("empty_image", "image_base64 is empty")
+    body = body.replace("-", "+").replace("_", "/")
+    body += "=" * (-len(body) % 4)
+    try:
+        data = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecodeError("invalid_base64", f"image_base64 is not valid base64: {exc}") from None
+    if not data:
+        raise DecodeError("empty_image", "image_base64 decodes to zero bytes")
+    return data
+
+
+def decode_encoded(data: bytes, max_pixels: int) -> np.ndarray:
+    """JPEG/PNG/WebP/BMP bytes -> (H, W, 3) RGB uint8, EXIF orientation applied."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            header = Image.open(io.BytesIO(data))
+            fmt, (width, height) = header.format, header.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DecodeError("image_too_large", f"image is larger than the limit of {max_pixels} pixels") from None
+    except Exception:
+        raise DecodeError("invalid_image", "image_base64 is not a decodable JPEG, PNG, WebP or BMP image") from None
+    if fmt not in ENCODED_FORMATS:
+        raise DecodeError("unsupported_image_format", f"image format {fmt} is not one of {', '.join(ENCODED_FORMATS)}")
+    if width * height == 0:
+        raise DecodeError("empty_image", "image has no pixels")
+    if width * height > max_pixels:
+        raise ImageTooLarge(width * height, max_pixels)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DecodeError("invalid_image", f"the {fmt} image could not be decoded (truncated or corrupt)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def decode_raw(data: bytes, width: int, height: int, pixel_format: str, max_pixels: int) -> np.ndarray:
+    """A raw, row-major pixel buffer -> (H, W, 3) RGB uint8."""
+    channels = RAW_CHANNELS.get(pixel_format)
+    if channels is None:
+        raise DecodeError("invalid_field", f"pixel_format must be one of {', '.join(RAW_CHANNELS)}")
+    if width * height > max_pixels:
+        raise ImageTooLarge(width * height, max_pixels)
+    expected = width * height * channels
+    if len(data) != expected:
+        raise DecodeError(
+            "invalid_image",
+            f"raw {pixel_format} buffer of {width}x{height} needs {expected} bytes, got {len(data)}",
+        )
+    pixels = np.frombuffer(data, np.uint8).reshape(height, width, channels)
+    conversion = {
+        "rgb24": None,
+        "bgr24": cv2.COLOR_BGR2RGB,
+        "rgba32": cv2.COLOR_RGBA2RGB,
+        "bgra32": cv2.COLOR_BGRA2RGB,
+        "gray8": cv2.COLOR_GRAY2RGB,
+    }[pixel_format]
+    return pixels.copy() if conversion is None else cv2.cvtColor(pixels, conversion)
+
+
+def decode_image(
+    image_base64: str,
+    max_pixels: int,
+    width: Optional[int] = None,
+    height: Optional[int] = None,
+    pixel_format: Optional[str] = None,
+) -> np.ndarray:
+    """Decode a request's image. Raw buffers need all of ``width``, ``height`` and ``pixel_format``."""
+    data = decode_base64(image_base64)
+    raw_fields = (width, height, pixel_format)
+    if all(v is None for v in raw_fields):
+        return decode_encoded(data, max_pixels)
+    if any(v is None for v in raw_fields):
+        raise DecodeError("invalid_field", "a raw pixel buffer needs all of width, height and pixel_format")
+    return decode_raw(data, int(width), int(height), str(pixel_format), max_pixels)

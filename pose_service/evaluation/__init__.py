@@ -1,0 +1,1 @@
+"""Metrics shared by the evaluation and benchmark scripts and the tests."""

@@ -1,0 +1,53 @@
+"""The per-frame data flow: image -> detect -> (fit, track: later stages) -> FrameResult.
+
+Nothing here knows about HTTP; the API layer decodes the request, calls :meth:`FramePipeline.process` and
+serialises the result with :func:`pose_service.api.response.frame_response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .types import FrameResult, Person
+
+log = logging.getLogger(__name__)
+
+Detector = Callable[[np.ndarray], list[Person]]
+
+
+@dataclass
+class FrameRequest:
+    """What the pipeline needs from a request, already validated and decoded."""
+
+    image: np.ndarray
+    """(H, W, 3) RGB uint8."""
+    frame_number: int
+    video_id: Optional[str] = None
+    include_mesh: bool = True
+    include_faces: bool = True
+    focal_length_px: Optional[float] = None
+
+
+class FramePipeline:
+    """Runs the stages of one backend on one frame."""
+
+    def __init__(self, backend: str, detector: Detector) -> None:
+        self.backend = backend
+        self.detector = detector
+
+    def process(self, request: FrameRequest) -> FrameResult:
+        height, width = request.image.shape[:2]
+        people = self.detector(request.image)
+        # The primary person (people[0], repeated at the top level of the response) is the most confident one.
+        people.sort(key=lambda p: p.score, reverse=True)
+        return FrameResult(
+            frame_number=request.frame_number,
+            video_id=request.video_id,
+            image_size=(width, height),
+            people=people,
+        )

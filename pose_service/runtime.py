@@ -1,0 +1,93 @@
+"""Loads the models once per process, in the background, and says how far it got.
+
+``/health`` reads :meth:`ModelRuntime.health`; request handlers take the pipeline with :meth:`ModelRuntime.pipeline`,
+which raises :class:`NotReady` until loading has finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from typing import Optional
+
+from .backends import build_pipeline
+from .config import ServiceConfig
+from .pipeline import FramePipeline
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(RuntimeError):
+    """Models are still loading, or failed to load (``failed`` is then True)."""
+
+    def __init__(self, message: str, failed: bool) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+class ModelRuntime:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self._models: dict[str, str] = {}
+        self._pipeline: Optional[FramePipeline] = None
+        self._error: Optional[str] = None
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        """Begin loading: in a daemon thread, or right here when ``config.load_in_background`` is False."""
+        if self.config.load_in_background:
+            self._thread = threading.Thread(target=self._load, name="model-loader", daemon=True)
+            self._thread.start()
+        else:
+            self._load()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until loading has ended (ready or failed); True when ready."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._pipeline is not None
+
+    def _report(self, name: str, state: str) -> None:
+        with self._lock:
+            self._models[name] = state
+        log.info("[INIT] %s: %s", name, state)
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        log.info("[INIT] loading backend %r on %s", self.config.backend, self.config.device)
+        try:
+            pipeline = build_pipeline(self.config, self._report)
+        except Exception as exc:  # any failure must reach /health, not kill the worker
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("[INIT] backend %r failed: %s\n%s", self.config.backend, reason, traceback.format_exc())
+            with self._lock:
+                self._error = reason
+                for name, state in self._models.items():
+                    if state == "loading":
+                        self._models[name] = f"failed: {reason}"
+            return
+        with self._lock:
+            self._pipeline = pipeline
+        log.info("[INIT] backend %r ready in %.1f s", self.config.backend, time.perf_counter() - started)
+
+    def pipeline(self) -> FramePipeline:
+        with self._lock:
+            if self._pipeline is not None:
+                return self._pipeline
+            if self._error is not None:
+                raise NotReady(f"models failed to load: {self._error}", failed=True)
+        raise NotReady("models are still loading", failed=False)
+
+    def health(self) -> dict:
+        with self._lock:
+            status = "ready" if self._pipeline else ("error" if self._error else "warming_up")
+            return {
+                "status": status,
+                "ready": status == "ready",
+                "models": dict(self._models),
+                "device": self.config.device,
+                "backend": self.config.backend,
+            }

@@ -1,0 +1,41 @@
+"""Plain data that flows between the stages (detect -> fit -> track -> respond).
+
+Units and axes follow :mod:`pose_service.conventions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import numpy as np
+
+
+@dataclass
+class Person:
+    """One person in one frame."""
+
+    keypoints_2d: np.ndarray
+    """(25, 3) float: x, y in image pixels and confidence in [0, 1], BODY_25 order."""
+    bbox: tuple[float, float, float, float]
+    """x, y, width, height in image pixels."""
+    score: float
+    """Detection confidence in [0, 1]."""
+    keypoints_3d: Optional[np.ndarray] = None
+    """(25, 3) float, metres, camera axes, root-relative; None when the backend gives no 3D."""
+    camera_translation: Optional[np.ndarray] = None
+    """(3,) root position in the camera frame, metres."""
+    vertices: Optional[np.ndarray] = None
+    """(V, 3) mesh vertices, metres, camera axes, root-relative."""
+    track_id: Optional[int] = None
+    source: Literal["detected", "predicted"] = "detected"
+    tracking_confidence: Optional[float] = None
+
+
+@dataclass
+class FrameResult:
+    frame_number: int
+    video_id: Optional[str]
+    image_size: tuple[int, int]
+    """(width, height) in pixels."""
+    people: list[Person]

@@ -1,0 +1,49 @@
+"""Shared fixtures. Heavy objects (apps with loaded models) are built once per test session."""
+
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from pose_service.app import create_app
+from pose_service.config import ServiceConfig
+
+
+def encode_b64(rgb: np.ndarray, ext: str = ".jpg") -> str:
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    return base64.b64encode(buf.tobytes()).decode()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A real photo of one person, (512, 512, 3) RGB."""
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_b64(astronaut: np.ndarray) -> str:
+    return encode_b64(astronaut)
+
+
+@pytest.fixture(scope="session")
+def no_person_b64() -> str:
+    """A real photo with no person in it (a cup of coffee)."""
+    return encode_b64(data.coffee())
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The embedded-default service, loaded once for the session."""
+    application = create_app(ServiceConfig())
+    assert application.extensions["pose_runtime"].wait(timeout=300), "models failed to load"
+    return application
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

@@ -1,0 +1,204 @@
+"""POST /pose/hybrid and the health endpoints, through the Flask test client."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import numpy as np
+import pytest
+
+from pose_service import runtime as runtime_module
+from pose_service.app import create_app
+from pose_service.config import ServiceConfig
+from pose_service.conventions import BODY25_NAMES
+from tests.conftest import encode_b64
+
+# Positions labelled by hand on skimage.data.astronaut() (512 x 512), in pixels; person's right = image left.
+ASTRONAUT_LABELS = {
+    "nose": (222, 125),
+    "right_eye": (203, 103),
+    "left_eye": (247, 104),
+    "right_shoulder": (108, 240),
+    "left_shoulder": (315, 252),
+}
+FACE_TOLERANCE_PX = 10  # MediaPipe puts the left eye 9 px low on this photo
+SHOULDER_TOLERANCE_PX = 15  # a shoulder under a pressure suit is only known to about this
+
+
+def post(client, **body):
+    return client.post("/pose/hybrid", json=body)
+
+
+def test_astronaut_gives_one_person_at_the_labelled_positions(client, astronaut_b64):
+    response = post(client, image_base64=astronaut_b64, frame_number=7, video_id="clip-a")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["frame_number"] == 7 and body["video_id"] == "clip-a"
+    assert body["image_size"] == [512, 512] and body["backend"] == "embedded"
+    assert body["error"] is None and len(body["people"]) == 1
+    assert [k["name"] for k in body["keypoints"]] == list(BODY25_NAMES)
+    assert body["keypoint_count"] == 25
+    by_name = {k["name"]: k for k in body["keypoints"]}
+    for name, (x, y) in ASTRONAUT_LABELS.items():
+        tolerance = SHOULDER_TOLERANCE_PX if "shoulder" in name else FACE_TOLERANCE_PX
+        distance = np.hypot(by_name[name]["x"] - x, by_name[name]["y"] - y)
+        assert distance <= tolerance, f"{name} is {distance:.1f} px from the label"
+        assert by_name[name]["confidence"] > 0.5
+    # MediaPipe has no small toes: such keypoints are present with confidence 0, not invented.
+    assert by_name["left_small_toe"]["confidence"] == 0.0
+    # The top level repeats the primary person.
+    person = body["people"][0]
+    assert person["keypoints"] == body["keypoints"] and person["source"] == "detected"
+    x, y, w, h = person["bbox"]
+    assert x < 222 < x + w and y < 125 < y + h
+    # 3D keypoints: metres, root-relative, y down (the nose is above the hips).
+    k3 = {k["name"]: k for k in body["keypoints_3d"]}
+    assert k3["mid_hip"]["x"] == k3["mid_hip"]["y"] == k3["mid_hip"]["z"] == 0.0
+    assert -0.9 < k3["nose"]["y"] < -0.3
+    # Fields this backend cannot fill yet are null, never invented.
+    assert body["has_3d"] is False and body["mesh_vertices_data"] is None and body["mesh_faces_data"] is None
+    assert body["camera_translation"] is None and body["tracking_confidence"] is None
+    assert body["processing_time_ms"] > 0
+
+
+def test_photo_without_a_person(client, no_person_b64):
+    response = post(client, image_base64=no_person_b64, frame_number=0)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["people"] == [] and body["error"] == "no person detected"
+    assert body["keypoints"] == [] and body["keypoint_count"] == 0 and body["has_3d"] is False
+
+
+def test_raw_rgb_buffer_gives_the_same_person(client, astronaut):
+    raw = base64.b64encode(astronaut.tobytes()).decode()
+    body = post(client, image_base64=raw, frame_number=1, width=512, height=512, pixel_format="rgb24").get_json()
+    assert len(body["people"]) == 1
+    nose = body["keypoints"][0]
+    assert np.hypot(nose["x"] - 222, nose["y"] - 125) <= FACE_TOLERANCE_PX
+
+
+BAD_REQUESTS = [
+    # (description, request kwargs for client.post, status, code)
+    ("not json", dict(data="frame", content_type="text/plain"), 415, "unsupported_media_type"),
+    ("broken json", dict(data="{not json", content_type="application/json"), 400, "invalid_json"),
+    ("json array", dict(json=[1, 2]), 400, "invalid_request"),
+    ("missing image", dict(json={"frame_number": 0}), 400, "missing_field"),
+    ("missing frame number", dict(json={"image_base64": "AAAA"}), 400, "missing_field"),
+    ("frame number as string", dict(json={"image_base64": "AAAA", "frame_number": "3"}), 400, "invalid_field"),
+    ("negative frame number", dict(json={"image_base64": "AAAA", "frame_number": -1}), 400, "invalid_field"),
+    ("image as number", dict(json={"image_base64": 12, "frame_number": 0}), 400, "invalid_field"),
+    ("bad base64", dict(json={"image_base64": "@@@@", "frame_number": 0}), 400, "invalid_base64"),
+    ("empty image", dict(json={"image_base64": "", "frame_number": 0}), 400, "empty_image"),
+    ("not an image", dict(json={"image_base64": base64.b64encode(b"hello world").decode(), "frame_number": 0}), 400, "invalid_image"),
+    ("bad pixel format", dict(json={"image_base64": "AAAA", "frame_number": 0, "width": 1, "height": 1, "pixel_format": "yuv"}), 400, "invalid_field"),
+    ("raw without format", dict(json={"image_base64": "AAAA", "frame_number": 0, "width": 1, "height": 1}), 400, "invalid_field"),
+    ("bad focal", dict(json={"image_base64": "AAAA", "frame_number": 0, "focal_length_px": -5}), 400, "invalid_field"),
+]
+
+
+@pytest.mark.parametrize("description,kwargs,status,code", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_input_gives_a_json_error_and_the_service_goes_on(client, astronaut_b64, description, kwargs, status, code):
+    response = client.post("/pose/hybrid", **kwargs)
+    assert response.status_code == status
+    body = response.get_json()
+    assert body["code"] == code and isinstance(body["error"], str) and body["error"]
+    follow_up = post(client, image_base64=astronaut_b64, frame_number=0)
+    assert follow_up.status_code == 200 and len(follow_up.get_json()["people"]) == 1
+
+
+def test_unknown_route_and_wrong_method_are_json(client):
+    assert client.get("/nope").get_json()["code"] == "not_found"
+    response = client.get("/pose/hybrid")
+    assert response.status_code == 405 and response.get_json()["code"] == "method_not_allowed"
+
+
+@pytest.fixture(scope="module")
+def gated_app(monkeypatch_module):
+    """An app whose model loading waits for the test to open a gate, so 'warming_up' can be observed."""
+    gate = threading.Event()
+    real_build = runtime_module.build_pipeline
+
+    def gated_build(config, report):
+        report("gate", "loading")
+        gate.wait(timeout=60)
+        report("gate", "loaded")
+        return real_build(config, report)
+
+    monkeypatch_module.setattr(runtime_module, "build_pipeline", gated_build)
+    app = create_app(ServiceConfig(max_body_bytes=200_000, max_image_pixels=100_000, retry_after_s=7))
+    return app, gate
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_health_goes_from_warming_up_to_ready_and_limits_apply(gated_app, astronaut_b64):
+    app, gate = gated_app
+    client = app.test_client()
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "warming_up" and health.get_json()["ready"] is False
+    assert health.get_json()["models"] == {"gate": "loading"}
+    assert client.get("/v2/health/ready").status_code == 503
+    assert client.get("/v2/health/live").status_code == 200
+
+    not_ready = post(client, image_base64=astronaut_b64, frame_number=0)
+    assert not_ready.status_code == 503 and not_ready.get_json()["code"] == "not_ready"
+    assert not_ready.headers["Retry-After"] == "7"
+
+    gate.set()
+    assert app.extensions["pose_runtime"].wait(timeout=300)
+    health = client.get("/health").get_json()
+    assert health["status"] == "ready" and health["ready"] is True
+    assert health["models"] == {"gate": "loaded", "mediapipe_pose": "loaded"}
+    assert health["device"] == "cpu" and health["backend"] == "embedded" and health["version"]
+    assert client.get("/v2/health/ready").status_code == 200
+
+    # Limits of this app: 200 kB bodies, 100 k pixels (the 512x512 astronaut has 262 k).
+    too_big = client.post("/pose/hybrid", data=b"x" * 300_000, content_type="application/json")
+    assert too_big.status_code == 413 and too_big.get_json()["code"] == "payload_too_large"
+    too_many_pixels = post(client, image_base64=astronaut_b64, frame_number=0)
+    assert too_many_pixels.status_code == 413 and too_many_pixels.get_json()["code"] == "image_too_large"
+    small = encode_b64(np.zeros((100, 100, 3), np.uint8))
+    assert post(client, image_base64=small, frame_number=0).status_code == 200
+
+
+def test_failed_model_load_is_reported_and_requests_get_503(monkeypatch, astronaut_b64):
+    def broken_build(config, report):
+        report("mediapipe_pose", "loading")
+        raise RuntimeError("weights file is corrupt")
+
+    monkeypatch.setattr(runtime_module, "build_pipeline", broken_build)
+    app = create_app(ServiceConfig())
+    assert app.extensions["pose_runtime"].wait(timeout=60) is False
+    client = app.test_client()
+    health = client.get("/health")
+    assert health.status_code == 503
+    body = health.get_json()
+    assert body["status"] == "error" and body["models"]["mediapipe_pose"].startswith("failed: RuntimeError")
+    response = post(client, image_base64=astronaut_b64, frame_number=0)
+    assert response.status_code == 503 and response.get_json()["code"] == "model_failed"
+    assert "Retry-After" in response.headers
+
+
+def test_internal_error_is_a_500_json_and_the_next_request_works(app, client, astronaut_b64, monkeypatch):
+    pipeline = app.extensions["pose_runtime"].pipeline()
+    real_process = pipeline.process
+    calls = []
+
+    def fail_once(request):
+        calls.append(request.frame_number)
+        if len(calls) == 1:
+            raise ValueError("simulated failure inside a stage")
+        return real_process(request)
+
+    monkeypatch.setattr(pipeline, "process", fail_once)
+    failed = post(client, image_base64=astronaut_b64, frame_number=3)
+    assert failed.status_code == 500
+    assert failed.get_json() == {"error": "internal error: ValueError", "code": "internal_error"}
+    ok = post(client, image_base64=astronaut_b64, frame_number=4)
+    assert ok.status_code == 200 and len(ok.get_json()["people"]) == 1
