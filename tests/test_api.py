@@ -116,17 +116,19 @@ def test_unknown_route_and_wrong_method_are_json(client):
 @pytest.fixture(scope="module")
 def gated_app(monkeypatch_module):
     """An app whose model loading waits for the test to open a gate, so 'warming_up' can be observed."""
-    gate = threading.Event()
+    gate, waiting = threading.Event(), threading.Event()
     real_build = runtime_module.build_pipeline
 
     def gated_build(config, report):
         report("gate", "loading")
+        waiting.set()
         gate.wait(timeout=60)
         report("gate", "loaded")
         return real_build(config, report)
 
     monkeypatch_module.setattr(runtime_module, "build_pipeline", gated_build)
     app = create_app(ServiceConfig(max_body_bytes=200_000, max_image_pixels=100_000, retry_after_s=7))
+    assert waiting.wait(timeout=60)
     return app, gate
 
 
