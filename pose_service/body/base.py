@@ -95,13 +95,18 @@ class BodyModel(torch.nn.Module, abc.ABC):
             BodyOutput with vertices (B, V, 3) or None, keypoints (B, 25, 3).
         """
         vertices, keypoints = self._native_forward(body_pose, shape, with_vertices)
-        # x_cam = R_global @ C @ (x_native - root): one rotation for both the axis change and the global orient.
-        rotation = roma.rotvec_to_rotmat(global_orient) @ self.native_to_camera
-        root = keypoints[:, _ROOT : _ROOT + 1]
-        keypoints = (keypoints - root) @ rotation.transpose(1, 2)
-        if vertices is not None:
-            vertices = (vertices - root) @ rotation.transpose(1, 2)
+        keypoints, vertices = self._to_camera(global_orient, keypoints, keypoints, vertices)
         return BodyOutput(vertices=vertices, keypoints=keypoints)
+
+    def _to_camera(
+        self, global_orient: torch.Tensor, native_keypoints: torch.Tensor, *points: torch.Tensor | None
+    ) -> list[torch.Tensor | None]:
+        """Map native-frame ``points`` (each (B, N, 3) or None) to camera axes, rotated by ``global_orient`` (B, 3)
+        about the BODY_25 root of ``native_keypoints`` (B, 25, 3), which ends at the origin."""
+        # x_cam = R_global @ C @ (x_native - root): one rotation for both the axis change and the global orient.
+        rotation_t = (roma.rotvec_to_rotmat(global_orient) @ self.native_to_camera).transpose(1, 2)
+        root = native_keypoints[:, _ROOT : _ROOT + 1]
+        return [None if p is None else (p - root) @ rotation_t for p in points]
 
     def zero_params(self, batch_size: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(global_orient (B,3), body_pose (B,J,3), shape (B,S))`` of zeros: the average body in rest pose."""
