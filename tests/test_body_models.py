@@ -102,6 +102,13 @@ def test_anny_average_body_height(anny_model):
     assert rest[0, :, 1].argmin() != rest[0, :, 1].argmax()
 
 
+def test_anny_build_cache_cli(anny_model, capsys):
+    from pose_service.body.anny_model import cache_dir, main
+
+    main(["build-cache"])  # the session fixture built the cache: this only loads it
+    assert str(cache_dir()) in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------------------------------ SMPL
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 
@@ -186,8 +193,9 @@ def test_smpl_npz_round_trip(smpl_pkl, smpl_arrays, tmp_path):
 
 def test_smpl_matches_smplx(smpl_pkl, smpl_arrays, j19, tmp_path):
     dtype = torch.float64
-    model = load_body_model("smpl", model_path=smpl_pkl, npz_path=tmp_path / "m.npz", j19_path=None, dtype=dtype)
-    model.j19 = torch.as_tensor(j19, dtype=dtype)
+    j19_path = tmp_path / "SMPL_to_J19.pkl"  # HMR 2.0 ships a pickled (19, 6890) array
+    j19_path.write_bytes(pickle.dumps(j19, protocol=2))
+    model = load_body_model("smpl", model_path=smpl_pkl, npz_path=tmp_path / "m.npz", j19_path=j19_path, dtype=dtype)
     reference = smplx.SMPL(model_path="", data_struct=Struct(**smpl_arrays), dtype=dtype)
     global_orient, body_pose, shape = _random_params(model, batch=3)
 

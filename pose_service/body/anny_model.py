@@ -151,7 +151,8 @@ class AnnyModel(BodyModel):
 
     def _rest_model(self, model: "anny.Anny", shape: torch.Tensor, with_vertices: bool) -> dict[str, torch.Tensor]:
         cached = self._rest_cache.get(with_vertices)
-        frozen = not shape.requires_grad
+        # Inference-mode tensors cannot enter a later autograd graph, so they are not cached.
+        frozen = not shape.requires_grad and not torch.is_inference_mode_enabled()
         if frozen and cached is not None and cached[0].shape == shape.shape and torch.equal(cached[0], shape):
             return cached[1]
         empty = shape.new_zeros(shape.shape[0], 0)  # no local changes, no facial actions
