@@ -20,7 +20,7 @@ import os
 import pathlib
 import pickle
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import smplx
@@ -30,7 +30,7 @@ from smplx.utils import Struct
 
 from pose_service.body.base import BodyModel
 
-PathLike = str | os.PathLike
+PathLike = Union[str, os.PathLike]
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
@@ -59,7 +59,7 @@ class _Stub:
     pickled_as = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = args
+        """Accepts (and ignores) the constructor arguments a REDUCE passes; the state comes via __setstate__."""
 
     def __setstate__(self, state: Any) -> None:
         if isinstance(state, tuple) and len(state) == 2:  # (dict, slots) form
