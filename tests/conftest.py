@@ -55,3 +55,18 @@ def anny_model():
     from pose_service.body.anny_model import AnnyModel
 
     return AnnyModel()
+
+
+@pytest.fixture(scope="session")
+def smpl_arrays() -> dict[str, np.ndarray]:
+    from tests.synthetic_smpl import synthetic_smpl_arrays
+
+    return synthetic_smpl_arrays()
+
+
+@pytest.fixture(scope="session")
+def smpl_pkl(smpl_arrays, tmp_path_factory):
+    """A synthetic SMPL_NEUTRAL.pkl in the official format (chumpy objects, sparse J_regressor)."""
+    from tests.synthetic_smpl import write_official_format_pkl
+
+    return write_official_format_pkl(smpl_arrays, tmp_path_factory.mktemp("smpl") / "SMPL_NEUTRAL.pkl")
