@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from .config import ServiceConfig
 from .pipeline import FramePipeline
@@ -13,17 +14,64 @@ log = logging.getLogger(__name__)
 Report = Callable[[str, str], None]
 """report(model_name, state) with state "loading", "loaded" or "failed: <reason>"."""
 
+T = TypeVar("T")
+
 
 def build_pipeline(config: ServiceConfig, report: Report) -> FramePipeline:
-    builders = {"embedded": _build_embedded}
+    builders = {"embedded": _build_embedded, "hmr2": _build_hmr2}
     return builders[config.backend](config, report)
 
 
-def _build_embedded(config: ServiceConfig, report: Report) -> FramePipeline:
+def resolve_device(requested: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; anything else is taken as given."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _loaded(report: Report, name: str, load: Callable[[], T]) -> T:
+    report(name, "loading")
+    value = load()
+    report(name, "loaded")
+    return value
+
+
+def _detector():
     from .detect.mediapipe_pose import MediaPipePoseDetector
 
-    report(MediaPipePoseDetector.name, "loading")
     detector = MediaPipePoseDetector()
     detector.warm_up()
-    report(MediaPipePoseDetector.name, "loaded")
+    return detector
+
+
+def _build_embedded(config: ServiceConfig, report: Report) -> FramePipeline:
+    detector = _loaded(report, "mediapipe_pose", _detector)
     return FramePipeline(backend="embedded", detector=detector)
+
+
+def _build_hmr2(config: ServiceConfig, report: Report) -> FramePipeline:
+    import torch
+
+    from .body.smpl_model import SMPLModel
+    from .models.hmr2.checkpoint import data_path, load_hmr2, resolve_weights
+    from .regress.hmr2 import HMR2Regressor
+
+    device = torch.device(resolve_device(config.device))
+    detector = _loaded(report, "mediapipe_pose", _detector)
+    weights = resolve_weights()
+    smpl_dir = data_path("smpl")
+    log.info("[INIT] HMR 2.0 weights: %s; SMPL: %s", weights, smpl_dir)
+    network = _loaded(report, "hmr2", lambda: load_hmr2(weights, device="cpu"))
+    smpl = _loaded(report, "smpl", lambda: SMPLModel.from_file(smpl_dir))
+    regressor = HMR2Regressor(network, smpl, device, oom_policy=config.oom_policy)
+    return FramePipeline(
+        backend="hmr2",
+        detector=detector,
+        body=regressor,
+        body_model=smpl.name,
+        faces=smpl.faces,
+        device=str(device),
+        files={"hmr2_weights": str(weights), "smpl": str(smpl_dir)},
+    )

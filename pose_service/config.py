@@ -9,15 +9,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-BACKENDS = ("embedded",)
+BACKENDS = ("embedded", "hmr2")
+OOM_POLICIES = ("cpu", "fail")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
     backend: str = "embedded"
     """Which pose backend serves requests (``POSE_BACKEND``)."""
-    device: str = "cpu"
-    """Torch device for models that use torch (``POSE_DEVICE``)."""
+    device: str = "auto"
+    """Torch device for models that use torch (``POSE_DEVICE``): ``auto`` (CUDA when available), ``cpu``, ``cuda``."""
+    oom_policy: str = "cpu"
+    """On CUDA out-of-memory: ``cpu`` runs that request on the CPU, ``fail`` answers 503 (``POSE_OOM_POLICY``)."""
     max_body_bytes: int = 32 * 1024 * 1024
     """Largest request body accepted, in bytes (``POSE_MAX_BODY_BYTES``); larger gives 413."""
     max_image_pixels: int = 40_000_000
@@ -32,6 +35,8 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.oom_policy not in OOM_POLICIES:
+            raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
         if self.max_body_bytes <= 0 or self.max_image_pixels <= 0:
             raise ValueError("size limits must be positive")
 

@@ -18,6 +18,8 @@ from .types import FrameResult, Person
 log = logging.getLogger(__name__)
 
 Detector = Callable[[np.ndarray], list[Person]]
+BodyStage = Callable[[np.ndarray, list[Person], Optional[float]], list[Person]]
+"""(image, detected people, focal_length_px or None) -> the same people with 3D bodies filled in."""
 
 
 @dataclass
@@ -33,16 +35,38 @@ class FrameRequest:
     focal_length_px: Optional[float] = None
 
 
+class GpuOutOfMemory(RuntimeError):
+    """A stage ran out of GPU memory and is configured not to fall back to the CPU (the API answers 503)."""
+
+
 class FramePipeline:
     """Runs the stages of one backend on one frame."""
 
-    def __init__(self, backend: str, detector: Detector) -> None:
+    def __init__(
+        self,
+        backend: str,
+        detector: Detector,
+        body: Optional[BodyStage] = None,
+        body_model: Optional[str] = None,
+        faces: Optional[np.ndarray] = None,
+        device: str = "cpu",
+        files: Optional[dict[str, str]] = None,
+    ) -> None:
         self.backend = backend
         self.detector = detector
+        self.body = body
+        self.body_model = body_model
+        self.faces = faces
+        """(F, 3) triangle vertex indices of the meshes this pipeline returns, or None without meshes."""
+        self.device = device
+        self.files = files or {}
+        """Model files loaded, by role, for /health."""
 
     def process(self, request: FrameRequest) -> FrameResult:
         height, width = request.image.shape[:2]
         people = self.detector(request.image)
+        if self.body is not None:
+            people = self.body(request.image, people, request.focal_length_px)
         # The primary person (people[0], repeated at the top level of the response) is the most confident one.
         people.sort(key=lambda p: p.score, reverse=True)
         return FrameResult(

@@ -83,11 +83,13 @@ class ModelRuntime:
 
     def health(self) -> dict:
         with self._lock:
-            status = "ready" if self._pipeline else ("error" if self._error else "warming_up")
+            pipeline = self._pipeline
+            status = "ready" if pipeline else ("error" if self._error else "warming_up")
             return {
                 "status": status,
                 "ready": status == "ready",
                 "models": dict(self._models),
-                "device": self.config.device,
+                "device": pipeline.device if pipeline else self.config.device,
                 "backend": self.config.backend,
+                "files": dict(pipeline.files) if pipeline else {},
             }

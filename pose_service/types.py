@@ -27,6 +27,11 @@ class Person:
     """(3,) root position in the camera frame, metres."""
     vertices: Optional[np.ndarray] = None
     """(V, 3) mesh vertices, metres, camera axes, root-relative."""
+    body_model: Optional[str] = None
+    """Name of the body model behind ``vertices`` ("smpl", "anny")."""
+    body_params: Optional[dict[str, np.ndarray]] = None
+    """That model's parameters: ``global_orient`` (3,) and ``body_pose`` (J, 3) axis-angle (camera axes / the
+    model's local axes, see :mod:`pose_service.body.base`) and ``shape`` (S,)."""
     track_id: Optional[int] = None
     source: Literal["detected", "predicted"] = "detected"
     tracking_confidence: Optional[float] = None

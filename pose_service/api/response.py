@@ -42,6 +42,8 @@ def person_json(person: Person, include_mesh: bool) -> dict[str, Any]:
         "keypoints": keypoints_2d_json(person.keypoints_2d),
         "keypoints_3d": keypoints_3d_json(person.keypoints_3d),
         "camera_translation": _vector(person.camera_translation),
+        "body_model": person.body_model,
+        "body_params": person.body_params,
         "mesh_vertices_data": person.vertices if include_mesh and person.vertices is not None else None,
         "tracking_confidence": person.tracking_confidence,
     }

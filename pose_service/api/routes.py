@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import __version__
 from ..decode import DecodeError, decode_image
-from ..pipeline import FrameRequest
+from ..pipeline import FramePipeline, FrameRequest, GpuOutOfMemory
 from ..runtime import ModelRuntime, NotReady
 from .errors import ApiError
 from .response import frame_response
@@ -21,6 +21,14 @@ bp = Blueprint("pose", __name__)
 
 def _runtime() -> ModelRuntime:
     return current_app.extensions["pose_runtime"]
+
+
+def _pipeline() -> FramePipeline:
+    runtime = _runtime()
+    try:
+        return runtime.pipeline()
+    except NotReady as exc:
+        raise ApiError(503, "model_failed" if exc.failed else "not_ready", str(exc), runtime.config.retry_after_s)
 
 
 def _json_body() -> object:
@@ -58,27 +66,38 @@ def pose_hybrid() -> Response:
     started = time.perf_counter()
     runtime = _runtime()
     req = parse(PoseRequest, _json_body())
-    try:
-        pipeline = runtime.pipeline()
-    except NotReady as exc:
-        raise ApiError(503, "model_failed" if exc.failed else "not_ready", str(exc), runtime.config.retry_after_s)
+    pipeline = _pipeline()
     try:
         image = decode_image(req.image_base64, runtime.config.max_image_pixels, req.width, req.height, req.pixel_format)
     except DecodeError as exc:
         raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, str(exc)) from None
 
-    result = pipeline.process(
-        FrameRequest(
-            image=image,
-            frame_number=req.frame_number,
-            video_id=req.video_id,
-            include_mesh=req.include_mesh,
-            include_faces=req.include_faces,
-            focal_length_px=req.focal_length_px,
+    try:
+        result = pipeline.process(
+            FrameRequest(
+                image=image,
+                frame_number=req.frame_number,
+                video_id=req.video_id,
+                include_mesh=req.include_mesh,
+                include_faces=req.include_faces,
+                focal_length_px=req.focal_length_px,
+            )
         )
-    )
+    except GpuOutOfMemory as exc:
+        raise ApiError(503, "gpu_out_of_memory", str(exc), runtime.config.retry_after_s) from None
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     log.info(
         "[POSE] video=%s frame=%d people=%d ms=%.1f", req.video_id or "-", req.frame_number, len(result.people), elapsed_ms
     )
-    return jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh))
+    faces = pipeline.faces if req.include_faces else None
+    return jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh, faces=faces))
+
+
+@bp.get("/mesh/faces")
+def mesh_faces() -> Response:
+    """The triangles of the meshes this service returns, so clients can send ``include_faces: false``."""
+    pipeline = _pipeline()
+    body_model = request.args.get("body_model")
+    if pipeline.faces is None or (body_model and body_model != pipeline.body_model):
+        raise ApiError(404, "not_found", f"this service returns no {body_model or 'body'} meshes")
+    return jsonify({"body_model": pipeline.body_model, "mesh_faces_data": pipeline.faces})

@@ -239,6 +239,15 @@ class SMPLModel(BodyModel):
             vertices, joints = None, torch.cat([skeleton, points[:, :_NUM_VERTEX_JOINTS]], 1)
         return vertices, joints[:, self.openpose_index]
 
+    def native_pelvis(self, shape: torch.Tensor) -> torch.Tensor:
+        """(B, 3) pelvis joint of the shaped template in SMPL's native frame, for ``shape`` (B, S).
+
+        SMPL's global orientation turns the body about this point, so an HMR-style output (global orientation
+        applied, translation 0) has its root here: root-relative points are offset by it.
+        """
+        pelvis = _NUM_VERTEX_JOINTS  # kp_template holds the 11 vertex joints, then the 24 joints
+        return self.kp_template[pelvis] + torch.einsum("bl,dl->bd", shape, self.kp_shapedirs[pelvis])
+
     def forward_joints(self, global_orient: torch.Tensor, body_pose: torch.Tensor, shape: torch.Tensor) -> SMPLJoints:
         """Full forward with SMPL's 24 joints and HMR 2.0's 44; arguments as :meth:`BodyModel.forward`."""
         vertices, joints = self._native_full(body_pose, shape)

@@ -198,3 +198,17 @@ def load_hmr2(path: Path | str | None = None, config: HMR2Config | None = None, 
         model = HMR2(config)
     model.load_state_dict(state_dict, strict=True, assign=True)
     return model.to(device).eval()
+
+
+def converted_path() -> Path:
+    """Where ``setup-4d-humans-wsl.sh`` writes the safetensors conversion: ``<cache>/hmr2.safetensors``."""
+    return cache_dir() / "hmr2.safetensors"
+
+
+def resolve_weights() -> Path:
+    """The weights file to serve: ``$HMR2_CHECKPOINT``, else the converted safetensors when present, else the
+    upstream checkpoint in the cache layout (an error names what is missing and where it goes)."""
+    if os.environ.get(CHECKPOINT_ENV):
+        return require_file(checkpoint_path())
+    converted = converted_path()
+    return converted if converted.is_file() else require_file(checkpoint_path())
