@@ -187,3 +187,14 @@ def test_smpl_interface_and_gradients(smpl_pkl, tmp_path):
 def test_unknown_body_model():
     with pytest.raises(ValueError, match="Unknown body model"):
         load_body_model("mano")
+
+
+def test_install_smpl_checks_and_converts(smpl_pkl, tmp_path):
+    from pose_service.body.smpl_model import main
+
+    assert main(["install", str(smpl_pkl), str(tmp_path / "smpl")]) == 0
+    assert set(np.load(tmp_path / "smpl" / "SMPL_NEUTRAL.npz").files) == set(ARRAY_KEYS)
+    not_smpl = tmp_path / "not_smpl.npz"
+    np.savez(not_smpl, **{k: np.zeros((2, 3)) for k in ARRAY_KEYS})
+    assert main(["install", str(not_smpl), str(tmp_path / "other")]) == 1
+    assert not (tmp_path / "other" / "SMPL_NEUTRAL.npz").exists()

@@ -257,3 +257,51 @@ class SMPLModel(BodyModel):
             global_orient, keypoints, vertices, joints[:, :24], joints44, keypoints
         )
         return SMPLJoints(vertices=vertices, joints=smpl_joints, joints44=joints44, keypoints=keypoints)
+
+
+def install_smpl(source: PathLike, dest_dir: PathLike) -> pathlib.Path:
+    """Check a user's SMPL neutral model and install it as ``dest_dir/SMPL_NEUTRAL.npz`` (no chumpy needed later).
+
+    The arrays must have SMPL's shapes (6,890 vertices, 24 joints, 13,776 faces) and give a finite mesh; nothing
+    is left in ``dest_dir`` otherwise.
+    """
+    dest = pathlib.Path(dest_dir) / "SMPL_NEUTRAL.npz"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = dest.with_name("SMPL_NEUTRAL.checking.npz")
+    try:
+        arrays = load_smpl_arrays(source, scratch)
+        expected = {"v_template": (6890, 3), "J_regressor": (24, 6890), "weights": (6890, 24), "f": (13776, 3)}
+        wrong = {k: arrays[k].shape for k, shape in expected.items() if arrays[k].shape != shape}
+        if wrong:
+            raise ValueError(f"{source} is not the SMPL model (shapes {wrong}, expected {expected})")
+        model = SMPLModel(arrays)
+        vertices = model.rest_vertices(torch.zeros(1, model.shape_dim))
+        if not torch.isfinite(vertices).all():
+            raise ValueError(f"{source} gives a non-finite mesh")
+        np.savez(dest, **arrays)
+    finally:
+        scratch.unlink(missing_ok=True)
+    height = float(vertices[0, :, 1].max() - vertices[0, :, 1].min())
+    print(f"SMPL OK: {source} -> {dest} (T-pose height {height:.2f} m)")
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pose_service.body.smpl_model")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_install = sub.add_parser("install", help="check an SMPL neutral .pkl/.npz and convert it into a folder")
+    p_install.add_argument("source", type=pathlib.Path)
+    p_install.add_argument("dest_dir", type=pathlib.Path)
+    args = parser.parse_args(argv)
+    try:
+        install_smpl(args.source, args.dest_dir)
+    except (OSError, ValueError, KeyError, pickle.UnpicklingError) as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
