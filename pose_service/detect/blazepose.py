@@ -186,7 +186,7 @@ class BlazePoseDetector:
         min_detection_confidence: float = 0.5,
         min_presence: float = 0.5,
         num_threads: int = 2,
-        tile_grid: tuple[int, int] = (2, 2),
+        tile_size: int = 320,
         tile_overlap: float = 0.25,
         tile_min_side: int = 640,
         hint_margin: float = 1.5,
@@ -195,7 +195,8 @@ class BlazePoseDetector:
         """
         min_detection_confidence: detector score threshold (MediaPipe's min_detection_confidence).
         min_presence: pose-presence threshold of the landmark model (MediaPipe: 0.5).
-        tile_grid, tile_overlap: columns x rows of detector tiles and their overlap (fraction of a tile).
+        tile_size, tile_overlap: side of the square detector tiles (pixels) and their overlap (fraction of a tile).
+            An 80 px tall person is found reliably in tiles of up to ~320 px (the detector sees them at >= 56 px).
         tile_min_side: tile by default when the frame's longer side is at least this many pixels.
         hint_margin: a hint box is searched in a square crop this many times its longer side.
         max_people: keep at most this many people, best detector scores first (None: all).
@@ -220,7 +221,7 @@ class BlazePoseDetector:
         self._to_body25 = mediapipe_to_body25()
         self.min_detection_confidence = min_detection_confidence
         self.min_presence = min_presence
-        self.tile_grid = tile_grid
+        self.tile_size = tile_size
         self.tile_overlap = tile_overlap
         self.tile_min_side = tile_min_side
         self.hint_margin = hint_margin
@@ -255,9 +256,17 @@ class BlazePoseDetector:
             regions += self._tile_regions(width, height)
         with self._lock:
             runs = [self._detect_region(rgb, region) for region in regions]
-            dets = self._merge(runs)
-            rois = [PoseRoi.from_alignment(kp[0], kp[1]) for kp in dets.keypoints]
-            return [e for e in (self._landmarks(rgb, roi) for roi in rois) if e is not None]
+            dets, whole_frame = self._merge(runs)
+            estimates = []
+            for keypoints, from_whole_frame in zip(dets.keypoints, whole_frame):
+                estimate = self._landmarks(rgb, PoseRoi.from_alignment(keypoints[0], keypoints[1]))
+                if estimate is not None and not from_whole_frame:
+                    # A tile or hint crop may cut the body, which skews the detector's alignment points; one
+                    # tracking step re-crops on the landmarks' own ROI, as MediaPipe's next frame would.
+                    estimate = self._landmarks(rgb, estimate.next_roi) or estimate
+                if estimate is not None:
+                    estimates.append(estimate)
+        return _drop_duplicates(estimates)
 
     def track(self, rgb: np.ndarray, rois: Sequence[PoseRoi]) -> list[Optional[PoseEstimate]]:
         """The landmark model alone on each ROI (from the previous frame's ``next_roi``); None where the person
@@ -273,12 +282,11 @@ class BlazePoseDetector:
         return (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side)
 
     def _tile_regions(self, width: int, height: int) -> list[Box]:
-        columns, rows = self.tile_grid
-        # n tiles overlapping by a fraction f of a tile cover n - (n - 1) f tiles' length.
-        tile_w = width / (columns - (columns - 1) * self.tile_overlap)
-        tile_h = height / (rows - (rows - 1) * self.tile_overlap)
-        step_w, step_h = tile_w * (1 - self.tile_overlap), tile_h * (1 - self.tile_overlap)
-        return [(c * step_w, r * step_h, tile_w, tile_h) for r in range(rows) for c in range(columns)]
+        """Square tiles of ``tile_size`` spread evenly so that neighbours overlap by at least ``tile_overlap``."""
+        side = float(min(self.tile_size, width, height))
+        step = side * (1.0 - self.tile_overlap)
+        starts = [np.linspace(0.0, length - side, max(1, math.ceil((length - side) / step) + 1)) for length in (width, height)]
+        return [(float(x), float(y), side, side) for y in starts[1] for x in starts[0]]
 
     def _detect_region(self, rgb: np.ndarray, region: Box) -> _Detections:
         """The detector on one region of the image, letterboxed (centred, zero padding) as ImageToTensor does."""
@@ -303,14 +311,17 @@ class BlazePoseDetector:
         keypoints = (raw[:, 4:12].reshape(-1, 4, 2) + anchors[:, None] * DETECTOR_SIZE - offset) / scale
         return _weighted_nms(_Detections(scores[keep], boxes, keypoints))
 
-    def _merge(self, runs: list[_Detections]) -> _Detections:
+    def _merge(self, runs: list[_Detections]) -> tuple[_Detections, np.ndarray]:
         """One detection per person over all runs: NMS in image pixels, the whole-frame run first (it sees whole
-        bodies; a tile may cut one), then hints and tiles; within a run, best score first."""
+        bodies; a tile may cut one), then hints and tiles; within a run, best score first.
+
+        Returns the detections and whether each came from the whole-frame run.
+        """
         dets = _Detections.concatenate(runs)  # runs in priority order, each already best score first
-        kept = dets.take([group[0] for group in _suppression_groups(dets.boxes)])
+        leaders = np.array([group[0] for group in _suppression_groups(dets.boxes)], int)
         if self.max_people is not None:
-            kept = kept.take(np.argsort(-kept.scores, kind="stable")[: self.max_people])
-        return kept
+            leaders = leaders[np.argsort(-dets.scores[leaders], kind="stable")[: self.max_people]]
+        return dets.take(leaders), leaders < len(runs[0].scores)
 
     # -- landmarks --------------------------------------------------------------------------------------------
 
@@ -340,6 +351,28 @@ class BlazePoseDetector:
         person = landmarks_to_person(self._to_body25, landmarks[:, :3], world[:NUM_POSE_LANDMARKS], presence)
         next_roi = PoseRoi.from_alignment(image_xy[AUX_CENTRE], image_xy[AUX_SCALE])
         return PoseEstimate(person=person, next_roi=next_roi, landmarks=landmarks)
+
+
+def _drop_duplicates(estimates: list[PoseEstimate]) -> list[PoseEstimate]:
+    """Keep the first of estimates whose confidently visible landmarks coincide.
+
+    Detections of one person from different runs (a tile sees a cut body, so its face box and alignment points
+    differ) can survive the detector's NMS; their landmarks converge on the same body. Coinciding means a median
+    distance under 5% of the ROI side (about 6% of the body's height) over the landmarks both see.
+    """
+    kept: list[PoseEstimate] = []
+    for estimate in estimates:
+        if not any(_same_body(estimate, other) for other in kept):
+            kept.append(estimate)
+    return kept
+
+
+def _same_body(a: PoseEstimate, b: PoseEstimate) -> bool:
+    both = (a.landmarks[:, 2] > 0.5) & (b.landmarks[:, 2] > 0.5)
+    if not both.any():
+        return False
+    distance = np.median(np.linalg.norm(a.landmarks[both, :2] - b.landmarks[both, :2], axis=1))
+    return bool(distance < 0.05 * min(a.next_roi.size, b.next_roi.size))
 
 
 def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
