@@ -253,20 +253,24 @@ class BlazePoseDetector:
         regions = [(0.0, 0.0, float(width), float(height))]
         regions += [self._hint_region(box) for box in hint_rois]
         if tiles:
-            regions += self._tile_regions(width, height)
+            regions += self.tile_regions(width, height)
         with self._lock:
             runs = [self._detect_region(rgb, region) for region in regions]
             dets, whole_frame = self._merge(runs)
-            estimates = []
-            for keypoints, from_whole_frame in zip(dets.keypoints, whole_frame):
+            estimates: list[PoseEstimate] = []
+            for box, keypoints, from_whole_frame in zip(dets.boxes, dets.keypoints, whole_frame):
+                # Another run's view of someone already found (their nose is at this face box): the landmark
+                # model, the expensive part, is not run for it.
+                if any(_inside(e.landmarks[0, :2], box) for e in estimates):
+                    continue
                 estimate = self._landmarks(rgb, PoseRoi.from_alignment(keypoints[0], keypoints[1]))
                 if estimate is not None and not from_whole_frame:
                     # A tile or hint crop may cut the body, which skews the detector's alignment points; one
                     # tracking step re-crops on the landmarks' own ROI, as MediaPipe's next frame would.
                     estimate = self._landmarks(rgb, estimate.next_roi) or estimate
-                if estimate is not None:
+                if estimate is not None and not any(_same_body(estimate, other) for other in estimates):
                     estimates.append(estimate)
-        return _drop_duplicates(estimates)
+            return estimates
 
     def track(self, rgb: np.ndarray, rois: Sequence[PoseRoi]) -> list[Optional[PoseEstimate]]:
         """The landmark model alone on each ROI (from the previous frame's ``next_roi``); None where the person
@@ -281,7 +285,7 @@ class BlazePoseDetector:
         side = self.hint_margin * max(w, h)
         return (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side)
 
-    def _tile_regions(self, width: int, height: int) -> list[Box]:
+    def tile_regions(self, width: int, height: int) -> list[Box]:
         """Square tiles of ``tile_size`` spread evenly so that neighbours overlap by at least ``tile_overlap``."""
         side = float(min(self.tile_size, width, height))
         step = side * (1.0 - self.tile_overlap)
@@ -353,21 +357,17 @@ class BlazePoseDetector:
         return PoseEstimate(person=person, next_roi=next_roi, landmarks=landmarks)
 
 
-def _drop_duplicates(estimates: list[PoseEstimate]) -> list[PoseEstimate]:
-    """Keep the first of estimates whose confidently visible landmarks coincide.
-
-    Detections of one person from different runs (a tile sees a cut body, so its face box and alignment points
-    differ) can survive the detector's NMS; their landmarks converge on the same body. Coinciding means a median
-    distance under 5% of the ROI side (about 6% of the body's height) over the landmarks both see.
-    """
-    kept: list[PoseEstimate] = []
-    for estimate in estimates:
-        if not any(_same_body(estimate, other) for other in kept):
-            kept.append(estimate)
-    return kept
+def _inside(point: np.ndarray, box: np.ndarray) -> bool:
+    """Whether a point lies in a face box grown by a quarter of its size each side (boxes from tiles are tighter
+    and shifted, and the nose sits near the box's top)."""
+    margin = 0.25 * (box[2:] - box[:2])
+    return bool(np.all(box[:2] - margin <= point) and np.all(point <= box[2:] + margin))
 
 
 def _same_body(a: PoseEstimate, b: PoseEstimate) -> bool:
+    """Whether two estimates' confidently visible landmarks coincide: a median distance under 5% of the ROI side
+    (about 6% of the body's height) over the landmarks both see. Views of one person from different runs can
+    survive the detector's NMS (a cut body shifts the face box too) and converge on the same body."""
     both = (a.landmarks[:, 2] > 0.5) & (b.landmarks[:, 2] > 0.5)
     if not both.any():
         return False
