@@ -8,7 +8,8 @@ for every detection instead of the first:
 
 1. Detector: the image (or a tile, or a crop around a caller's hint) letterboxed to 224x224 in [-1, 1]; SSD boxes
    (the face) and 4 keypoints decoded against 2254 fixed-size anchors; sigmoid scores; weighted NMS per run, then
-   one NMS over all runs in image pixels.
+   one NMS over all runs in image pixels (whole frame first). A person found only in a tile or hint crop gets one
+   tracking step (their landmarks' own ROI), since a crop can cut the body; views of one body are merged.
 2. ROI: centred on keypoint 0 (mid-hip), side 2 x |kp1 - kp0| x 1.25, rotated so that kp0 -> kp1 points up.
 3. Landmarks: the ROI warped to 256x256 in [0, 1]; 39 landmarks (x, y, z, visibility, presence logits) refined from
    the heatmaps, projected back to image pixels; pose presence gates the result; world landmarks rotated by the ROI
@@ -289,8 +290,8 @@ class BlazePoseDetector:
         """Square tiles of ``tile_size`` spread evenly so that neighbours overlap by at least ``tile_overlap``."""
         side = float(min(self.tile_size, width, height))
         step = side * (1.0 - self.tile_overlap)
-        starts = [np.linspace(0.0, length - side, max(1, math.ceil((length - side) / step) + 1)) for length in (width, height)]
-        return [(float(x), float(y), side, side) for y in starts[1] for x in starts[0]]
+        xs, ys = (np.linspace(0.0, n - side, math.ceil((n - side) / step) + 1) for n in (width, height))
+        return [(float(x), float(y), side, side) for y in ys for x in xs]
 
     def _detect_region(self, rgb: np.ndarray, region: Box) -> _Detections:
         """The detector on one region of the image, letterboxed (centred, zero padding) as ImageToTensor does."""
@@ -389,6 +390,6 @@ def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
         confidence = _sigmoid(heatmap[rows, cols, index])
         if confidence.max() >= HEATMAP_MIN_CONFIDENCE:
             grid_rows, grid_cols = np.mgrid[rows, cols]
-            total = confidence.sum()
-            refined[index] = ((grid_cols * confidence).sum() / total / size, (grid_rows * confidence).sum() / total / size)
+            weights = confidence / confidence.sum()
+            refined[index] = ((grid_cols * weights).sum() / size, (grid_rows * weights).sum() / size)
     return refined
