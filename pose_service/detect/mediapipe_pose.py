@@ -58,6 +58,47 @@ def _mapping_matrix(landmark_names: list[str]) -> np.ndarray:
     return matrix
 
 
+def mediapipe_to_body25() -> np.ndarray:
+    """(25, 33) mapping matrix for MediaPipe's pose landmarks (imports mediapipe: a start-up cost of ~1.5 s)."""
+    import mediapipe as mp
+
+    return _mapping_matrix([landmark.name for landmark in mp.solutions.pose.PoseLandmark])
+
+
+def landmarks_to_person(
+    to_body25: np.ndarray, image: np.ndarray, world: np.ndarray, score: float | None = None
+) -> Person:
+    """(33, 3) pixel landmarks with visibility and (33, 3) world landmarks (metres) -> a BODY_25 person.
+
+    ``score`` defaults to the mean visibility of the available keypoints.
+    """
+    available = to_body25.any(axis=1)
+    keypoints_2d = np.zeros((NUM_KEYPOINTS, 3))
+    keypoints_2d[:, :2] = to_body25 @ image[:, :2]
+    # A midpoint is only as visible as the less visible of its two sources.
+    visibility = np.where(to_body25 > 0, image[:, 2][None, :], np.inf).min(axis=1)
+    keypoints_2d[:, 2] = np.where(available, np.clip(visibility, 0.0, 1.0), 0.0)
+    keypoints_2d[~available, :2] = 0.0
+
+    # MediaPipe's world frame already has camera-aligned axes (x right, y down, z away); re-centre on our root.
+    keypoints_3d = to_body25 @ world
+    keypoints_3d -= keypoints_3d[BODY25_INDEX[ROOT_NAME]]
+    keypoints_3d[~available] = 0.0
+
+    visible = keypoints_2d[:, 2] > 0.5
+    points = keypoints_2d[visible if visible.any() else available, :2]
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    if score is None:
+        score = float(keypoints_2d[available, 2].mean())
+    return Person(
+        keypoints_2d=keypoints_2d,
+        bbox=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+        score=score,
+        keypoints_3d=keypoints_3d,
+    )
+
+
 class MediaPipePoseDetector:
     """One person per image: 2D keypoints in pixels and 3D keypoints (metres, root-relative) from MediaPipe."""
 
@@ -66,9 +107,7 @@ class MediaPipePoseDetector:
     def __init__(self, min_detection_confidence: float = 0.5) -> None:
         import mediapipe as mp  # imported here: loading the package costs ~1.5 s and belongs to start-up
 
-        landmark_names = [landmark.name for landmark in mp.solutions.pose.PoseLandmark]
-        self._to_body25 = _mapping_matrix(landmark_names)
-        self._available = self._to_body25.any(axis=1)
+        self._to_body25 = mediapipe_to_body25()
         # Static mode: every frame is independent, so one detector can serve interleaved videos.
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=True,
@@ -94,30 +133,4 @@ class MediaPipePoseDetector:
             return []
         image = np.array([(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark])
         world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-        return [self._to_person(image, world)]
-
-    def _to_person(self, image: np.ndarray, world: np.ndarray) -> Person:
-        """(33, 3) pixel landmarks with visibility and (33, 3) world landmarks -> a BODY_25 person."""
-        keypoints_2d = np.zeros((NUM_KEYPOINTS, 3))
-        keypoints_2d[:, :2] = self._to_body25 @ image[:, :2]
-        # A midpoint is only as visible as the less visible of its two sources.
-        visibility = np.where(self._to_body25 > 0, image[:, 2][None, :], np.inf).min(axis=1)
-        keypoints_2d[:, 2] = np.where(self._available, np.clip(visibility, 0.0, 1.0), 0.0)
-        keypoints_2d[~self._available, :2] = 0.0
-
-        # MediaPipe's world frame already has camera-aligned axes (x right, y down, z away); re-centre on our root.
-        keypoints_3d = self._to_body25 @ world
-        keypoints_3d -= keypoints_3d[BODY25_INDEX[ROOT_NAME]]
-        keypoints_3d[~self._available] = 0.0
-
-        visible = keypoints_2d[:, 2] > 0.5
-        points = keypoints_2d[visible if visible.any() else self._available, :2]
-        x0, y0 = points.min(axis=0)
-        x1, y1 = points.max(axis=0)
-        score = float(keypoints_2d[self._available, 2].mean())
-        return Person(
-            keypoints_2d=keypoints_2d,
-            bbox=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
-            score=score,
-            keypoints_3d=keypoints_3d,
-        )
+        return [landmarks_to_person(self._to_body25, image, world)]
