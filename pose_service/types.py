@@ -6,7 +6,7 @@ Units and axes follow :mod:`pose_service.conventions`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class Person:
     track_id: Optional[int] = None
     source: Literal["detected", "predicted"] = "detected"
     tracking_confidence: Optional[float] = None
+    fit_state: Optional[dict[str, Any]] = None
+    """Opaque, JSON-safe per-track state of the fitter (warm starts). The tracker keeps the latest one given with
+    a detection and returns it with every person of that track. Not part of the HTTP response."""
 
 
 @dataclass

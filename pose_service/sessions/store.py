@@ -1,0 +1,138 @@
+"""Where sessions live between frames: one small interface, an in-memory implementation.
+
+Interface (:class:`SessionStore`): ``get``, ``put``, ``delete``, ``list``, ``count``, ``expire`` and
+``session(video_id, create)``, the one way request handlers should use it::
+
+    with store.session(video_id, lambda: SessionState.new(video_id, config)) as state:
+        people = state.track(frame_number, detections, image, focal, size)
+
+``session`` holds the video's lock for the whole block, so the frames of one video are processed one at a time
+in arrival order, while other videos proceed in parallel; the state is loaded (or created) on entry and put back
+on exit, also when the block raises (a half-updated tracker is still a consistent one).
+
+A Redis implementation would keep ``state.to_dict()`` as JSON under ``session:<video_id>`` with ``EXPIRE ttl``
+(TTL expiry for free; ``maxmemory-policy allkeys-lru`` for the cap) and take the per-video lock with
+``SET lock:<video_id> <token> NX PX`` (released by token), so that several worker processes share sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Optional, Protocol
+
+from .state import SessionState
+
+log = logging.getLogger(__name__)
+
+
+class SessionStore(Protocol):
+    def get(self, video_id: str) -> Optional[SessionState]: ...
+    def put(self, video_id: str, state: SessionState) -> None: ...
+    def delete(self, video_id: str) -> bool: ...
+    def list(self) -> list[str]: ...
+    def count(self) -> int: ...
+    def expire(self) -> int: ...
+    def session(self, video_id: str, create: Callable[[], SessionState]) -> AbstractContextManager[SessionState]: ...
+
+
+class InMemorySessionStore:
+    """Sessions in this process: expire ``ttl_s`` after last use; beyond ``max_sessions`` the least recently used
+    goes. Stores the live objects (no serialisation cost); callers still ``put`` after changing one, as the
+    interface requires. Thread-safe; expiry is lazy (on every call), so no background thread is needed."""
+
+    def __init__(self, ttl_s: float = 300.0, max_sessions: int = 1000, clock: Callable[[], float] = time.monotonic) -> None:
+        if ttl_s <= 0 or max_sessions < 1:
+            raise ValueError("ttl_s > 0 and max_sessions >= 1 are required")
+        self.ttl_s = ttl_s
+        self.max_sessions = max_sessions
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[SessionState, float]] = OrderedDict()  # oldest use first
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._video_locks: dict[str, tuple[threading.Lock, int]] = {}  # lock and how many callers want it
+
+    def get(self, video_id: str) -> Optional[SessionState]:
+        with self._lock:
+            self._expire()
+            entry = self._entries.get(video_id)
+            if entry is None:
+                return None
+            self._entries[video_id] = (entry[0], self._clock())
+            self._entries.move_to_end(video_id)
+            return entry[0]
+
+    def put(self, video_id: str, state: SessionState) -> None:
+        with self._lock:
+            self._expire()
+            self._entries[video_id] = (state, self._clock())
+            self._entries.move_to_end(video_id)
+            while len(self._entries) > self.max_sessions:
+                evicted, _ = self._entries.popitem(last=False)
+                log.info("[SESSION] evicted %s (more than %d sessions)", evicted, self.max_sessions)
+            self._peak = max(self._peak, len(self._entries))
+
+    def delete(self, video_id: str) -> bool:
+        with self._lock:
+            return self._entries.pop(video_id, None) is not None
+
+    def list(self) -> list[str]:
+        with self._lock:
+            self._expire()
+            return list(self._entries)
+
+    def count(self) -> int:
+        with self._lock:
+            self._expire()
+            return len(self._entries)
+
+    def expire(self) -> int:
+        """Drop the sessions unused for ``ttl_s``; returns how many."""
+        with self._lock:
+            return self._expire()
+
+    @contextmanager
+    def session(self, video_id: str, create: Callable[[], SessionState]) -> Iterator[SessionState]:
+        lock = self._acquire_video_lock(video_id)
+        try:
+            state = self.get(video_id) or create()
+            try:
+                yield state
+            finally:
+                self.put(video_id, state)
+        finally:
+            lock.release()
+            self._release_video_lock(video_id)
+
+    def _acquire_video_lock(self, video_id: str) -> threading.Lock:
+        with self._lock:
+            lock, users = self._video_locks.get(video_id, (None, 0))
+            lock = lock or threading.Lock()
+            self._video_locks[video_id] = (lock, users + 1)
+        lock.acquire()
+        return lock
+
+    def _release_video_lock(self, video_id: str) -> None:
+        with self._lock:
+            lock, users = self._video_locks[video_id]
+            if users == 1:
+                del self._video_locks[video_id]  # no lock per video ever seen: memory follows live sessions
+            else:
+                self._video_locks[video_id] = (lock, users - 1)
+
+    def _expire(self) -> int:
+        """Entries are in order of last use, so the expired ones are at the front."""
+        deadline = self._clock() - self.ttl_s
+        expired = 0
+        while self._entries and next(iter(self._entries.values()))[1] < deadline:
+            self._entries.popitem(last=False)
+            expired += 1
+        if len(self._entries) * 4 < self._peak:
+            # A dict never shrinks its table; rebuild it so a burst of sessions does not pin memory.
+            self._entries = OrderedDict(self._entries)
+            self._peak = len(self._entries)
+        return expired

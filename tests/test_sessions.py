@@ -1,0 +1,161 @@
+"""Session state and the in-memory session store: round trip, restarts, TTL, LRU, memory, per-video locking."""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from pose_service.sessions import InMemorySessionStore, SessionState
+from synthetic_people import FOCAL, HEIGHT, STANDING, WIDTH, person
+
+SIZE = (WIDTH, HEIGHT)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _walker(t: int):
+    return person(STANDING, np.array([-0.5 + 0.02 * t, 0.1, 4.0]))
+
+
+def test_session_counts_frames_and_round_trips_through_json() -> None:
+    state = SessionState.new("video", now=100.0)
+    for t in range(8):
+        state.track(t, [_walker(t)] if t not in (4, 6) else [], None, FOCAL, SIZE, now=100.0 + t)
+    data = json.loads(json.dumps(state.to_dict()))
+    assert data["frames_seen"] == 8 and data["frames_with_body"] == 8
+    assert (data["detected_count"], data["predicted_count"]) == (6, 2)
+    assert (data["last_frame_number"], data["created_at"], data["last_seen_at"]) == (7, 100.0, 107.0)
+    restored = SessionState.from_dict(data)
+    a = state.track(8, [], None, FOCAL, SIZE, now=108.0)
+    b = restored.track(8, [], None, FOCAL, SIZE, now=108.0)
+    np.testing.assert_array_equal(a[0].camera_translation, b[0].camera_translation)
+    assert restored.to_dict() == state.to_dict()
+
+
+@pytest.mark.parametrize("restart_at", [0, 3])
+def test_frame_zero_or_going_backwards_restarts_the_tracks(restart_at: int) -> None:
+    state = SessionState.new("video")
+    for t in range(5, 10):
+        state.track(t, [_walker(t)], None, FOCAL, SIZE)
+    far = person(STANDING, np.array([0.8, 0.1, 6.0]))  # would be a second track (id 2) without the restart
+    out = state.track(restart_at, [far], None, FOCAL, SIZE)
+    assert [(p.track_id, p.source) for p in out] == [(1, "detected")]
+    assert state.restarts == 1 and state.frames_seen == 6
+
+
+def test_ttl_expiry_counts_from_last_use() -> None:
+    clock = FakeClock()
+    store = InMemorySessionStore(ttl_s=10.0, clock=clock)
+    store.put("a", SessionState.new("a"))
+    store.put("b", SessionState.new("b"))
+    clock.now = 8.0
+    assert store.get("a") is not None  # touching "a" keeps it alive
+    clock.now = 15.0
+    assert store.list() == ["a"]
+    clock.now = 18.5
+    assert store.count() == 0 and store.get("a") is None
+
+
+def test_lru_cap_evicts_the_least_recently_used() -> None:
+    clock = FakeClock()
+    store = InMemorySessionStore(max_sessions=3, clock=clock)
+    for name in "abc":
+        clock.now += 1
+        store.put(name, SessionState.new(name))
+    store.get("a")
+    store.put("d", SessionState.new("d"))
+    assert sorted(store.list()) == ["a", "c", "d"]
+    assert store.delete("c") and not store.delete("c")
+    assert store.count() == 2
+
+
+def test_memory_comes_back_after_a_thousand_sessions_expire() -> None:
+    """50 live sessions; 1,000 more come and expire: the traced memory returns to what the 50 take."""
+    clock = FakeClock()
+    store = InMemorySessionStore(ttl_s=60.0, max_sessions=5000, clock=clock)
+
+    def fill(prefix: str, n: int) -> None:
+        for i in range(n):
+            with store.session(f"{prefix}{i}", lambda: SessionState.new(f"{prefix}{i}")) as state:
+                state.track(0, [_walker(i % 10)], None, FOCAL, SIZE)
+
+    def touch_live() -> None:
+        for i in range(50):
+            assert store.get(f"live-{i}") is not None
+
+    def expire_all_but_live() -> None:
+        touch_live()
+        clock.now += 30.0
+        touch_live()
+        clock.now += 31.0
+        assert store.count() == 50
+        gc.collect()
+
+    tracemalloc.start()
+    try:
+        fill("live-", 50)
+        fill("warm-up-", 1)  # first-use allocations (numpy's small-buffer cache, ...) are not the store's
+        expire_all_but_live()
+        before = tracemalloc.get_traced_memory()[0]
+        fill("video-", 1000)
+        full = tracemalloc.get_traced_memory()[0]
+        expire_all_but_live()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    print(f"traced bytes: before {before}, with 1,050 sessions {full}, after expiry {after}")
+    assert full - before > 1000 * 5_000  # the sessions were really held (a few kB each)
+    assert abs(after - before) <= 0.10 * before
+
+
+def test_frames_of_one_video_are_serialised() -> None:
+    store = InMemorySessionStore()
+    spans: list[tuple[float, float]] = []
+
+    def worker() -> None:
+        with store.session("same", lambda: SessionState.new("same")) as state:
+            start = time.perf_counter()
+            time.sleep(0.1)
+            state.frames_seen += 1
+            spans.append((start, time.perf_counter()))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (s1, e1), (s2, e2) = sorted(spans)
+    assert e1 <= s2
+    assert store.get("same").frames_seen == 2  # no lost update
+
+
+def test_different_videos_proceed_in_parallel() -> None:
+    """Each holds its session until the other is inside its own: this deadlocks (times out) if they serialise."""
+    store = InMemorySessionStore()
+    inside = {name: threading.Event() for name in ("a", "b")}
+    met: list[str] = []
+
+    def worker(name: str, other: str) -> None:
+        with store.session(name, lambda: SessionState.new(name)):
+            inside[name].set()
+            if inside[other].wait(timeout=5.0):
+                met.append(name)
+
+    threads = [threading.Thread(target=worker, args=pair) for pair in (("a", "b"), ("b", "a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(met) == ["a", "b"]

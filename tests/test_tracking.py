@@ -1,0 +1,200 @@
+"""Tracker behaviour on synthetic detections (skeletons projected with a pinhole, painted images; no models)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pose_service.tracking import CostConfig, SmoothingConfig, Tracker, TrackerConfig, describe, distance
+from pose_service.types import Person
+from synthetic_people import FOCAL, HEIGHT, STANDING, WIDTH, arms_up, paint, person
+
+SIZE = (WIDTH, HEIGHT)
+RED = (np.array([200, 30, 30]), np.array([30, 30, 200]))
+GREEN = (np.array([30, 180, 40]), np.array([220, 200, 40]))
+
+
+def test_appearance_separates_colours_and_matches_itself() -> None:
+    a = person(STANDING, np.array([-0.4, 0.1, 4.0]))
+    b = person(arms_up(), np.array([0.4, 0.1, 4.5]))
+    first = paint([(a, RED), (b, GREEN)], np.random.default_rng(1))
+    second = paint([(a, RED), (b, GREEN)], np.random.default_rng(2))
+    same = distance(describe(first, a.keypoints_2d), describe(second, a.keypoints_2d))
+    other = distance(describe(first, a.keypoints_2d), describe(second, b.keypoints_2d))
+    assert same is not None and other is not None
+    assert same < 0.1 < 0.6 < other
+
+
+def test_appearance_marks_parts_without_confident_keypoints_invisible() -> None:
+    a = person(STANDING, np.array([0.0, 0.1, 4.0]))
+    a.keypoints_2d[7:, 2] = 0.0  # everything after the left wrist: hips and legs unknown -> no torso either
+    appearance = describe(paint([(person(STANDING, np.array([0.0, 0.1, 4.0])), RED)]), a.keypoints_2d)
+    assert not appearance.visible.any()
+    assert distance(appearance, appearance) is None
+
+
+def _bounce(t: int) -> float:
+    """x of a person walking right at 5 cm/frame who turns back at frame 11, just past the other one."""
+    return -0.5 + 0.05 * (t if t <= 11 else 22 - t)
+
+
+@pytest.fixture(scope="module")
+def crossing(n: int = 24) -> list[tuple[list[Person], np.ndarray]]:
+    """Two people meet and turn back at the same spot: location alone predicts each carries on into the other."""
+    frames = []
+    rng = np.random.default_rng(3)
+    for t in range(n):
+        a = person(STANDING, np.array([_bounce(t), 0.1, 4.0]))
+        b = person(arms_up(), np.array([-_bounce(t), 0.1, 4.2]))
+        frames.append(([a, b], paint([(a, RED), (b, GREEN)], rng)))
+    return frames
+
+
+def _run(tracker: Tracker, frames, with_images: bool = True, start: int = 0) -> list[list[Person]]:
+    return [
+        tracker.step(start + t, people, image if with_images else None, FOCAL, SIZE)
+        for t, (people, image) in enumerate(frames)
+    ]
+
+
+def test_crossing_people_keep_their_ids_thanks_to_appearance_and_pose(crossing) -> None:
+    outputs = _run(Tracker(), crossing)
+    assert all([p.track_id for p in frame] == [1, 2] for frame in outputs)
+    assert all(p.source == "detected" for frame in outputs for p in frame)
+
+
+def test_crossing_people_swap_on_location_alone(crossing) -> None:
+    """The scenario above is a real test: without appearance and pose the ids do switch."""
+    location_only = TrackerConfig(cost=CostConfig(beta_appearance=0.0, beta_pose=0.0))
+    outputs = _run(Tracker(location_only), crossing, with_images=False)
+    assert any([p.track_id for p in frame] == [2, 1] for frame in outputs)
+
+
+def _drop_pattern() -> np.ndarray:
+    """100 frames, 36 % missed in gaps of 1..5 frames; the first eight detected, for the filter to learn the velocity."""
+    gaps = [5, 4, 3, 2, 1, 5, 4, 3, 2, 1, 3, 3]
+    detected = np.ones(100, bool)
+    start = 8
+    for gap in gaps:
+        detected[start : start + gap] = False
+        start += gap + 4
+    return detected
+
+
+def test_dropped_frames_are_covered_by_predictions_that_follow_constant_velocity() -> None:
+    detected = _drop_pattern()
+    assert (~detected).mean() == pytest.approx(0.36)
+    rng = np.random.default_rng(4)
+    tracker = Tracker()
+    errors = []
+    for t in range(100):
+        truth = np.array([-1.0 + 0.02 * t, 0.1, 4.0 + 0.01 * t])
+        noisy = truth + rng.normal(0, [0.005, 0.005, 0.02])
+        out = tracker.step(t, [person(STANDING, noisy)] if detected[t] else [], None, FOCAL, SIZE)
+        assert [(p.track_id, p.source) for p in out] == [(1, "detected" if detected[t] else "predicted")]
+        if not detected[t]:
+            errors.append(np.linalg.norm(out[0].camera_translation - truth))
+            reprojected = person(STANDING, out[0].camera_translation).keypoints_2d[:, :2]
+            np.testing.assert_allclose(out[0].keypoints_2d[:, :2], reprojected, atol=1e-6)
+            assert 0 < out[0].tracking_confidence < 1
+    print(f"prediction error: max {max(errors):.3f} m, mean {np.mean(errors):.3f} m")
+    assert max(errors) < 0.06, errors
+    assert np.mean(errors) < 0.03, errors
+
+
+def test_tentative_track_survives_a_single_miss() -> None:
+    tracker = Tracker()
+    seen = [tracker.step(t, [] if t == 2 else [person(STANDING, np.array([0.0, 0.1, 4.0]))], None, FOCAL, SIZE)
+            for t in range(5)]
+    assert [[p.track_id for p in out] for out in seen] == [[1], [1], [], [1], [1]]
+
+
+def test_spurious_detection_neither_steals_an_id_nor_keeps_one() -> None:
+    tracker = Tracker()
+    walker = lambda t: person(STANDING, np.array([-0.8 + 0.02 * t, 0.1, 4.0]))  # noqa: E731
+    for t in range(10):
+        tracker.step(t, [walker(t)], None, FOCAL, SIZE)
+    # The walker is missed while a spurious detection shows up elsewhere: it must not take id 1.
+    out = tracker.step(10, [person(arms_up(), np.array([0.9, 0.1, 5.0]), score=0.6)], None, FOCAL, SIZE)
+    assert sorted((p.track_id, p.source) for p in out) == [(1, "predicted"), (2, "detected")]
+    for t in range(11, 14):
+        out = tracker.step(t, [walker(t)], None, FOCAL, SIZE)
+        assert [(p.track_id, p.source) for p in out] == [(1, "detected")]
+    assert [t.track_id for t in tracker.tracks] == [1]  # the spurious tentative track is gone
+    out = tracker.step(14, [walker(14), person(STANDING, np.array([1.0, 0.1, 5.0]))], None, FOCAL, SIZE)
+    assert [p.track_id for p in out] == [1, 3]  # ids are never reused
+
+
+def test_confirmed_track_is_predicted_for_max_age_frames_then_deleted() -> None:
+    tracker = Tracker(TrackerConfig(max_age=5))
+    for t in range(4):
+        tracker.step(t, [person(STANDING, np.array([0.0, 0.1, 4.0]))], None, FOCAL, SIZE)
+    unseen = [tracker.step(t, [], None, FOCAL, SIZE) for t in range(4, 11)]
+    assert [len(out) for out in unseen] == [1, 1, 1, 1, 1, 0, 0]
+    confidences = [out[0].tracking_confidence for out in unseen[:5]]
+    assert confidences == sorted(confidences, reverse=True)
+    assert tracker.tracks == []
+    out = tracker.step(11, [person(STANDING, np.array([0.0, 0.1, 4.0]))], None, FOCAL, SIZE)
+    assert [p.track_id for p in out] == [2]
+
+
+def test_lost_track_is_re_associated_after_a_gap() -> None:
+    tracker = Tracker()
+    frames = [t for t in range(30) if not 10 <= t < 18]
+    for t in frames:
+        out = tracker.step(t, [person(STANDING, np.array([-0.5 + 0.02 * t, 0.1, 4.0]))], None, FOCAL, SIZE)
+        assert [p.track_id for p in out] == [1]
+    assert tracker.tracks[0].state(29) == "confirmed"
+
+
+def test_two_dimensional_detections_are_tracked_and_shifted_when_missed() -> None:
+    """A 2D-only backend (no 3D, no translation): location from the 2D root, predictions move the 2D keypoints."""
+    tracker = Tracker(TrackerConfig(smoothing=SmoothingConfig(enabled=False)))
+    for t in range(6):
+        p = person(STANDING, np.array([-0.5 + 0.02 * t, 0.1, 4.0]))
+        out = tracker.step(t, [Person(p.keypoints_2d, p.bbox, p.score)], None, FOCAL, SIZE)
+    missed = tracker.step(6, [], None, FOCAL, SIZE)[0]
+    expected = person(STANDING, np.array([-0.5 + 0.02 * 6, 0.1, 4.0])).keypoints_2d[:, :2]
+    assert missed.source == "predicted" and missed.camera_translation is None
+    np.testing.assert_allclose(missed.keypoints_2d[:, :2], expected, atol=0.5)
+    assert missed.bbox[0] == pytest.approx(out[0].bbox[0] + FOCAL * 0.02 / 4.0, abs=0.5)
+
+
+def test_smoothing_reduces_jitter() -> None:
+    rng = np.random.default_rng(5)
+    raw, smooth = Tracker(TrackerConfig(smoothing=SmoothingConfig(enabled=False))), Tracker()
+    jitter = {"raw": [], "smooth": []}
+    for t in range(60):
+        p = person(STANDING, np.array([0.0, 0.1, 4.0]) + rng.normal(0, 0.01, 3))
+        for name, tracker in (("raw", raw), ("smooth", smooth)):
+            jitter[name].append(tracker.step(t, [replace(p)], None, FOCAL, SIZE)[0].camera_translation)
+    assert np.std(jitter["smooth"][10:], axis=0).sum() < 0.5 * np.std(jitter["raw"][10:], axis=0).sum()
+
+
+def test_fit_state_is_kept_per_track_and_returned_with_predictions() -> None:
+    tracker = Tracker()
+    for t in range(3):
+        det = person(STANDING, np.array([0.0, 0.1, 4.0]))
+        det.fit_state = {"betas": [0.1, -0.2], "frame": t} if t == 1 else None
+        out = tracker.step(t, [det], None, FOCAL, SIZE)
+    assert out[0].fit_state == {"betas": [0.1, -0.2], "frame": 1}
+    assert tracker.step(3, [], None, FOCAL, SIZE)[0].fit_state == {"betas": [0.1, -0.2], "frame": 1}
+
+
+def test_state_round_trip_gives_identical_outputs(crossing) -> None:
+    frames = crossing
+    original = Tracker()
+    _run(original, frames[:12])
+    original.tracks[0].fit_state = {"warm": [1.5, 2.5]}
+    restored = Tracker.from_state(json.loads(json.dumps(original.to_state())))
+    rest = [(people[:1] if t % 3 else [], image) for t, (people, image) in enumerate(frames[12:])]
+    for a, b in zip(_run(original, rest, start=12), _run(restored, rest, start=12)):
+        assert len(a) == len(b)
+        for p, q in zip(a, b):
+            assert (p.track_id, p.source, p.score, p.bbox, p.tracking_confidence, p.fit_state) == (
+                q.track_id, q.source, q.score, q.bbox, q.tracking_confidence, q.fit_state)
+            for field in ("keypoints_2d", "keypoints_3d", "camera_translation"):
+                np.testing.assert_array_equal(getattr(p, field), getattr(q, field))
