@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from .config import ServiceConfig
 from .pipeline import FramePipeline
+from .sessions import InMemorySessionStore, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,11 @@ T = TypeVar("T")
 
 def build_pipeline(config: ServiceConfig, report: Report) -> FramePipeline:
     builders = {"embedded": _build_embedded, "hmr2": _build_hmr2}
-    return builders[config.backend](config, report)
+    return builders[config.backend](config, report, session_store(config))
+
+
+def session_store(config: ServiceConfig) -> SessionStore:
+    return InMemorySessionStore(ttl_s=config.session_ttl_s, max_sessions=config.max_sessions)
 
 
 def resolve_device(requested: str) -> str:
@@ -46,15 +51,16 @@ def _detector():
     return detector
 
 
-def _build_embedded(config: ServiceConfig, report: Report) -> FramePipeline:
+def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
     detector = _loaded(report, "mediapipe_pose", _detector)
-    return FramePipeline(backend="embedded", detector=detector)
+    return FramePipeline("embedded", detector, sessions)
 
 
-def _build_hmr2(config: ServiceConfig, report: Report) -> FramePipeline:
+def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
     import torch
 
     from .body.smpl_model import SMPLModel
+    from .models.hmr2.camera import hmr2_focal_length
     from .models.hmr2.checkpoint import data_path, load_hmr2, resolve_weights
     from .regress.hmr2 import HMR2Regressor
 
@@ -67,9 +73,11 @@ def _build_hmr2(config: ServiceConfig, report: Report) -> FramePipeline:
     smpl = _loaded(report, "smpl", lambda: SMPLModel.from_file(smpl_dir))
     regressor = HMR2Regressor(network, smpl, device, oom_policy=config.oom_policy)
     return FramePipeline(
-        backend="hmr2",
-        detector=detector,
-        body=regressor,
+        "hmr2",
+        detector,
+        sessions,
+        regressor=regressor,
+        default_focal=lambda width, height: float(hmr2_focal_length((width, height))),
         body_model=smpl.name,
         faces=smpl.faces,
         device=str(device),

@@ -25,6 +25,10 @@ class ServiceConfig:
     """Largest request body accepted, in bytes (``POSE_MAX_BODY_BYTES``); larger gives 413."""
     max_image_pixels: int = 40_000_000
     """Largest decoded image accepted, in pixels (``POSE_MAX_IMAGE_PIXELS``); larger gives 413."""
+    session_ttl_s: int = 300
+    """A video session unused this long is forgotten (``POSE_SESSION_TTL_S``)."""
+    max_sessions: int = 1000
+    """Most video sessions kept; beyond it the least recently used goes (``POSE_MAX_SESSIONS``)."""
     retry_after_s: int = 5
     """``Retry-After`` sent with 503 while models load (``POSE_RETRY_AFTER_S``)."""
     load_in_background: bool = True
@@ -37,8 +41,8 @@ class ServiceConfig:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
-        if self.max_body_bytes <= 0 or self.max_image_pixels <= 0:
-            raise ValueError("size limits must be positive")
+        if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions) <= 0:
+            raise ValueError("size limits, session TTL and session cap must be positive")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> "ServiceConfig":

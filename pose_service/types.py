@@ -46,4 +46,6 @@ class FrameResult:
     video_id: Optional[str]
     image_size: tuple[int, int]
     """(width, height) in pixels."""
+    focal_length_px: float
+    """The focal length the 3D outputs assume (the request's, or the backend's default)."""
     people: list[Person]

@@ -58,7 +58,9 @@ def test_astronaut_gives_one_person_at_the_labelled_positions(client, astronaut_
     assert -0.9 < k3["nose"]["y"] < -0.3
     # Fields this backend cannot fill yet are null, never invented.
     assert body["has_3d"] is False and body["mesh_vertices_data"] is None and body["mesh_faces_data"] is None
-    assert body["camera_translation"] is None and body["tracking_confidence"] is None
+    assert body["camera_translation"] is None
+    # A new track is reported from its first frame, tentative until confirmed.
+    assert person["track_id"] == 1 and 0 < body["tracking_confidence"] < 1
     assert body["processing_time_ms"] > 0
 
 
@@ -204,3 +206,39 @@ def test_internal_error_is_a_500_json_and_the_next_request_works(app, client, as
     assert failed.get_json() == {"error": "internal error: ValueError", "code": "internal_error"}
     ok = post(client, image_base64=astronaut_b64, frame_number=4)
     assert ok.status_code == 200 and len(ok.get_json()["people"]) == 1
+
+
+def test_sessions_track_fill_missed_frames_and_can_be_inspected_and_deleted(client, astronaut_b64):
+    video = "session-test"
+    for frame in range(4):
+        body = post(client, image_base64=astronaut_b64, frame_number=frame, video_id=video).get_json()
+        assert body["people"][0]["track_id"] == 1 and body["people"][0]["source"] == "detected"
+    assert body["tracking_confidence"] == 1.0  # confirmed by now
+    missed = post(client, image_base64=astronaut_b64, frame_number=4, video_id=video, simulate_misses=1.0).get_json()
+    assert missed["error"] is None and len(missed["people"]) == 1
+    person = missed["people"][0]
+    assert person["source"] == "predicted" and person["track_id"] == 1 and 0 < person["tracking_confidence"] < 1
+    assert missed["keypoint_count"] == 25
+
+    summary = client.get(f"/sessions/{video}").get_json()
+    assert summary["frames_seen"] == 5 and summary["frames_with_body"] == 5 and summary["coverage"] == 1.0
+    assert summary["detected_count"] == 4 and summary["predicted_count"] == 1
+    assert summary["tracks"] == [{"track_id": 1, "state": "lost", "hits": 4, "frames_unseen": 1}]
+
+    # Frame 0 again starts a new sequence in the same session.
+    restarted = post(client, image_base64=astronaut_b64, frame_number=0, video_id=video).get_json()
+    assert restarted["people"][0]["track_id"] == 1 and client.get(f"/sessions/{video}").get_json()["restarts"] == 1
+
+    assert client.delete(f"/sessions/{video}").status_code == 200
+    gone = client.get(f"/sessions/{video}")
+    assert gone.status_code == 404 and gone.get_json()["code"] == "session_not_found"
+    assert client.delete(f"/sessions/{video}").status_code == 404
+
+
+def test_interleaved_videos_keep_separate_sessions(client, astronaut_b64, no_person_b64):
+    for frame in range(3):
+        assert post(client, image_base64=astronaut_b64, frame_number=frame, video_id="left").get_json()["people"]
+        assert not post(client, image_base64=no_person_b64, frame_number=frame, video_id="right").get_json()["people"]
+    left, right = client.get("/sessions/left").get_json(), client.get("/sessions/right").get_json()
+    assert (left["frames_with_body"], left["detected_count"], len(left["tracks"])) == (3, 3, 1)
+    assert (right["frames_with_body"], right["detected_count"], right["tracks"]) == (0, 0, [])

@@ -11,6 +11,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..conventions import BODY25_NAMES
+from ..sessions import SessionState
 from ..types import FrameResult, Person
 
 NO_PERSON = "no person detected"
@@ -63,6 +64,7 @@ def frame_response(
         "frame_number": result.frame_number,
         "video_id": result.video_id,
         "image_size": list(result.image_size),
+        "focal_length_px": result.focal_length_px,
         "backend": backend,
         "has_3d": bool(primary and primary["mesh_vertices_data"] is not None),
         "keypoints": primary["keypoints"] if primary else [],
@@ -75,4 +77,25 @@ def frame_response(
         "processing_time_ms": round(processing_time_ms, 3),
         "error": None if people else NO_PERSON,
         "people": people,
+    }
+
+
+def session_summary(state: SessionState) -> dict[str, Any]:
+    """``GET /sessions/<video_id>``: the video's counters, coverage and live tracks."""
+    frame = state.last_frame_number if state.last_frame_number is not None else 0
+    return {
+        "video_id": state.video_id,
+        "frames_seen": state.frames_seen,
+        "frames_with_body": state.frames_with_body,
+        "coverage": state.frames_with_body / state.frames_seen if state.frames_seen else None,
+        "detected_count": state.detected_count,
+        "predicted_count": state.predicted_count,
+        "last_frame_number": state.last_frame_number,
+        "restarts": state.restarts,
+        "created_at": state.created_at,
+        "last_seen_at": state.last_seen_at,
+        "tracks": [
+            {"track_id": t.track_id, "state": t.state(frame), "hits": t.hits, "frames_unseen": t.frames_unseen(frame)}
+            for t in state.tracker.tracks
+        ],
     }

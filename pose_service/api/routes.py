@@ -12,7 +12,7 @@ from ..decode import DecodeError, decode_image
 from ..pipeline import FramePipeline, FrameRequest, GpuOutOfMemory
 from ..runtime import ModelRuntime, NotReady
 from .errors import ApiError
-from .response import frame_response
+from .response import frame_response, session_summary
 from .schemas import PoseRequest, parse
 
 log = logging.getLogger(__name__)
@@ -81,13 +81,16 @@ def pose_hybrid() -> Response:
                 include_mesh=req.include_mesh,
                 include_faces=req.include_faces,
                 focal_length_px=req.focal_length_px,
+                simulate_misses=req.simulate_misses,
             )
         )
     except GpuOutOfMemory as exc:
         raise ApiError(503, "gpu_out_of_memory", str(exc), runtime.config.retry_after_s) from None
     elapsed_ms = (time.perf_counter() - started) * 1000.0
+    predicted = sum(p.source == "predicted" for p in result.people)
     log.info(
-        "[POSE] video=%s frame=%d people=%d ms=%.1f", req.video_id or "-", req.frame_number, len(result.people), elapsed_ms
+        "[POSE] video=%s frame=%d people=%d predicted=%d ms=%.1f",
+        req.video_id or "-", req.frame_number, len(result.people), predicted, elapsed_ms,
     )
     faces = pipeline.faces if req.include_faces else None
     return jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh, faces=faces))
@@ -101,3 +104,19 @@ def mesh_faces() -> Response:
     if pipeline.faces is None or (body_model and body_model != pipeline.body_model):
         raise ApiError(404, "not_found", f"this service returns no {body_model or 'body'} meshes")
     return jsonify({"body_model": pipeline.body_model, "mesh_faces_data": pipeline.faces})
+
+
+@bp.get("/sessions/<video_id>")
+def get_session(video_id: str) -> Response:
+    pipeline = _pipeline()
+    state = pipeline.sessions.get(video_id)
+    if state is None:
+        raise ApiError(404, "session_not_found", f"no session for video {video_id!r} (never seen, deleted or expired)")
+    return jsonify(session_summary(state))
+
+
+@bp.delete("/sessions/<video_id>")
+def delete_session(video_id: str) -> Response:
+    if not _pipeline().sessions.delete(video_id):
+        raise ApiError(404, "session_not_found", f"no session for video {video_id!r}")
+    return jsonify({"deleted": video_id})

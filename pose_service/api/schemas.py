@@ -24,6 +24,7 @@ class PoseRequest(BaseModel):
     include_mesh: StrictBool = True
     include_faces: StrictBool = True
     focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
+    simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
 
 
 def parse(model: type[BaseModel], payload: object) -> BaseModel:

@@ -87,8 +87,9 @@ class HMR2Regressor:
             return {k: v.to(self.device) for k, v in out.items()}
 
     @torch.inference_mode()
-    def __call__(self, image: np.ndarray, people: list[Person], focal_length_px: Optional[float]) -> list[Person]:
-        """Fill ``keypoints_3d``, ``vertices``, ``camera_translation`` and projected ``keypoints_2d`` of ``people``."""
+    def __call__(self, image: np.ndarray, people: list[Person], focal_length_px: Optional[float] = None) -> list[Person]:
+        """Fill ``keypoints_3d``, ``vertices``, ``camera_translation`` and projected ``keypoints_2d`` of ``people``;
+        the camera has ``focal_length_px`` (default: upstream's ``5000/256 * max(W, H)``)."""
         if not people:
             return people
         height, width = image.shape[:2]

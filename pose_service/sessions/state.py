@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..tracking import Tracker, TrackerConfig
+from ..tracking.tracker import Refine
 from ..types import Person
 
 
@@ -40,13 +41,14 @@ class SessionState:
         focal_length_px: Optional[float] = None,
         image_size: Optional[tuple[int, int]] = None,
         now: Optional[float] = None,
+        refine: Optional[Refine] = None,
     ) -> list[Person]:
         """Run the tracker on one frame and count it. Frame 0 again, or a frame number going backwards, starts a
         new sequence: the tracks are dropped and ids start again at 1 (the counters carry on)."""
         if self.last_frame_number is not None and (frame_number == 0 or frame_number < self.last_frame_number):
             self.tracker = Tracker(self.tracker.config)
             self.restarts += 1
-        people = self.tracker.step(frame_number, detections, image_rgb, focal_length_px, image_size)
+        people = self.tracker.step(frame_number, detections, image_rgb, focal_length_px, image_size, refine)
         self.last_frame_number = frame_number
         self.last_seen_at = time.time() if now is None else now
         self.frames_seen += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
@@ -13,6 +14,12 @@ from .config import TrackerConfig
 from .cost import assign, cost_matrix, detection_cues
 from .kalman import LocationFilter
 from .track import Track
+
+
+Refine = Callable[[list[Person], list[Optional[dict[str, Any]]]], list[Person]]
+"""refine(detections, fit_states) -> detections: called between association and update with each detection's
+matched track's ``fit_state`` (None for a new track), e.g. to fit a body warm-started from that track's last fit.
+It returns the detections to absorb, in the same order, each carrying its new ``fit_state``."""
 
 
 class Tracker:
@@ -30,12 +37,14 @@ class Tracker:
         image_rgb: Optional[np.ndarray] = None,
         focal_length_px: Optional[float] = None,
         image_size: Optional[tuple[int, int]] = None,
+        refine: Optional[Refine] = None,
     ) -> list[Person]:
         """Track one frame. Returns the detections (same order, with ``track_id``, ``source="detected"`` and
         ``tracking_confidence``, outputs smoothed) followed by predicted people for confirmed tracks unseen here.
 
         ``image_rgb`` (H, W, 3) uint8 enables the appearance cue; ``image_size`` (width, height) is required
         without it. ``focal_length_px`` defaults to :func:`~pose_service.conventions.default_focal_length`.
+        ``refine`` (see :data:`Refine`) sees the association before the tracks absorb the detections.
         """
         if image_size is None:
             if image_rgb is None:
@@ -50,6 +59,11 @@ class Tracker:
         predicted = [track.cues(frame_index, config) for track in self.tracks]
         cost = cost_matrix([c for c, _ in predicted], [v for _, v in predicted], cues, config.cost)
         matches, unmatched_tracks, unmatched_detections = assign(cost, config.cost.gate)
+        if refine is not None:
+            previous: list[Optional[dict[str, Any]]] = [None] * len(detections)
+            for t, d in matches:
+                previous[d] = self.tracks[t].fit_state
+            detections = refine(detections, previous)
 
         outputs: list[Optional[Person]] = [None] * len(detections)
         for t, d in matches:
