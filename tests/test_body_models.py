@@ -110,31 +110,11 @@ def test_anny_build_cache_cli(anny_model, capsys):
 
 
 # ------------------------------------------------------------------------------------------------------------ SMPL
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
-
-
 class _FakeCh:
     """Emulates chumpy.ch.Ch's pickle: the array lives in ``x`` of the instance state."""
 
     def __init__(self, x: np.ndarray) -> None:
         self.x = x
-
-
-@pytest.fixture(scope="module")
-def smpl_arrays() -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    v, j = 6890, 24
-    regressor = np.where(rng.random((j, v)) < 0.01, rng.random((j, v)), 0.0)
-    weights = rng.random((v, j)) ** 8
-    return {
-        "v_template": rng.normal(scale=0.3, size=(v, 3)),
-        "shapedirs": rng.normal(scale=0.01, size=(v, 3, 10)),
-        "posedirs": rng.normal(scale=0.01, size=(v, 3, 207)),
-        "J_regressor": regressor / regressor.sum(1, keepdims=True),
-        "weights": weights / weights.sum(1, keepdims=True),
-        "kintree_table": np.array([[2**32 - 1] + SMPL_PARENTS[1:], list(range(j))], dtype=np.int64),
-        "f": rng.integers(0, v, size=(13776, 3)).astype(np.uint32),
-    }
 
 
 @pytest.fixture(scope="module")
