@@ -25,6 +25,14 @@ from pose_service.fitting.config import FitConfig, FitStage
 from pose_service.fitting.init import TORSO, facing_from_2d, kabsch, solve_translation
 
 
+# Keypoints whose root-relative position barely depends on the limbs' pose (torso and head).
+_RIGID_MASK = np.isin(
+    np.arange(NUM_KEYPOINTS),
+    [BODY25_INDEX[n] for n in ("neck", "left_shoulder", "right_shoulder", "mid_hip", "left_hip", "right_hip",
+                               "nose", "left_eye", "right_eye", "left_ear", "right_ear")],
+).astype(np.float64)  # fmt: skip
+
+
 @dataclass
 class FitState:
     """What a tracker keeps per track between frames: plain numpy data (``to_dict`` gives JSON-able lists).
@@ -204,9 +212,9 @@ class Fitter:
             params["global_orient"] = roma.rotmat_to_rotvec(torch.as_tensor(rotation, dtype=model.dtype))[None]
             # The detector's 3D keypoints carry their own scale: bring them to the model's torso size, then use all of
             # them (their pose, unlike the rest pose, matches the image) for the translation.
-            aligned = rest[torso] @ rotation.T
-            w = weights[torso]
-            scale = (w * np.linalg.norm(aligned, axis=1)).sum() / (w * np.linalg.norm(keypoints_3d[torso], axis=1)).sum()
+            w = weights[torso]  # root-relative norms: the size ratio needs no rotation
+            rest_size = (w * np.linalg.norm(rest[torso], axis=1)).sum()
+            scale = rest_size / (w * np.linalg.norm(keypoints_3d[torso], axis=1)).sum()
             points, point_weights = scale * np.asarray(keypoints_3d, np.float64), weights
         else:
             params["global_orient"] = torch.as_tensor(facing_from_2d(keypoints_2d, weights), dtype=model.dtype)[None]
@@ -329,10 +337,3 @@ class Fitter:
             warm=warm,
         )
 
-
-# Keypoints whose root-relative position barely depends on the limbs' pose (torso and head).
-_RIGID_MASK = np.isin(
-    np.arange(NUM_KEYPOINTS),
-    [BODY25_INDEX[n] for n in ("neck", "left_shoulder", "right_shoulder", "mid_hip", "left_hip", "right_hip",
-                               "nose", "left_eye", "right_eye", "left_ear", "right_ear")],
-).astype(np.float64)  # fmt: skip

@@ -66,7 +66,9 @@ def limb_lengths(keypoints: torch.Tensor, limbs: torch.Tensor) -> torch.Tensor:
     return (keypoints[..., limbs[:, 0], :] - keypoints[..., limbs[:, 1], :]).norm(dim=-1)
 
 
-def limb_length_loss(keypoints: torch.Tensor, limbs: torch.Tensor, target: torch.Tensor, weights: torch.Tensor):
+def limb_length_loss(
+    keypoints: torch.Tensor, limbs: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """Limb proportions against target proportions (each limb's share of the total length, so free of the target's
     scale). The fitter symmetrises the target (left/right averaged), which also evens out detector noise.
 
