@@ -1,0 +1,83 @@
+"""Fitting configuration: stages of LBFGS, each with its free parameter groups and loss weights (SMPLify style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PARAMETER_GROUPS: tuple[str, ...] = ("global_orient", "body_pose", "shape", "translation")
+LOSS_NAMES: tuple[str, ...] = (
+    "reprojection", "keypoints_3d", "limb_length", "shape_prior", "pose_prior", "angle_limits", "temporal",
+    "translation_prior",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FitStage:
+    """One LBFGS run over the parameter groups in ``free`` (the others stay fixed).
+
+    ``max_iters`` bounds LBFGS iterations (each may take several evaluations in the line search); ``tolerance`` is
+    LBFGS's ``tolerance_change`` on the loss and the parameters. ``weights`` maps loss names (``LOSS_NAMES``) to
+    weights; a missing or zero weight skips the term.
+    """
+
+    name: str
+    free: tuple[str, ...]
+    max_iters: int
+    tolerance: float
+    weights: dict[str, float]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.free) - set(PARAMETER_GROUPS)
+        unknown |= set(self.weights) - set(LOSS_NAMES)
+        if unknown:
+            raise ValueError(f"FitStage {self.name!r}: unknown parameter groups or losses {sorted(unknown)}")
+
+
+# Weights are for losses on comparable scales: 2D residuals are normalised by the image's longer side and 3D ones are
+# metres, so a 1 % image error (6 px at 640) weighs about as much as a 1 cm 3D error with these defaults.
+_DATA = {"reprojection": 1.0, "keypoints_3d": 1.0, "limb_length": 0.1}
+_PRIORS = {"shape_prior": 1e-3, "pose_prior": 1e-5, "angle_limits": 1e-2, "translation_prior": 1e-2}
+
+DEFAULT_COLD_STAGES: tuple[FitStage, ...] = (
+    # Camera and global rotation first on the initial (rest or 3D-aligned) pose, as SMPLify's camera stage.
+    FitStage("camera", ("global_orient", "translation"), 15, 1e-9, {**_DATA, "translation_prior": 1e-2}),
+    FitStage("body", PARAMETER_GROUPS, 60, 1e-9, {**_DATA, **_PRIORS}),
+)
+DEFAULT_WARM_STAGES: tuple[FitStage, ...] = (
+    FitStage("track", ("global_orient", "body_pose", "translation"), 10, 1e-9, {**_DATA, **_PRIORS, "temporal": 1e-3}),
+)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How :class:`pose_service.fitting.Fitter` fits.
+
+    cold_stages / warm_stages: run in order on a first frame / a frame with a previous state.
+    shape_every_n_frames: warm frames keep the shape fixed (the body model then reuses its rest mesh), except every
+        n-th frame since the last shape estimate, when "shape" joins the warm stages' free groups; 0 never re-estimates.
+    min_confidence: 2D keypoints below it are ignored (and 3D ones whose 2D confidence is below it).
+    min_keypoints: fewer usable 2D keypoints than this and ``fit`` returns None.
+    robust_sigma_px: Geman-McClure (GMoF) scale of the reprojection loss in pixels: residuals well beyond it count
+        about the same, so a few wrong detections do not drag the body.
+    min_depth / max_depth: metres in front of the camera that every keypoint must keep / the body must not pass
+        (translation prior).
+    history_size: LBFGS memory.
+    """
+
+    cold_stages: tuple[FitStage, ...] = DEFAULT_COLD_STAGES
+    warm_stages: tuple[FitStage, ...] = DEFAULT_WARM_STAGES
+    shape_every_n_frames: int = 30
+    min_confidence: float = 0.3
+    min_keypoints: int = 6
+    robust_sigma_px: float = 50.0
+    min_depth: float = 0.3
+    max_depth: float = 50.0
+    history_size: int = 20
+    limb_pairs: tuple[tuple[str, str], ...] = field(
+        default=(
+            ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_hip", "left_knee"),
+            ("left_knee", "left_ankle"), ("left_shoulder", "left_hip"), ("left_hip", "mid_hip"),
+            ("left_shoulder", "neck"), ("left_ankle", "left_heel"),
+        )  # fmt: skip
+    )
+    """Left-side limbs (start, end); the right-side mirror of each is derived."""

@@ -1,0 +1,339 @@
+"""The fitter: staged LBFGS of a :class:`BodyModel` to one person's 2D (and optionally 3D) keypoints.
+
+Cold fit (no previous state): Kabsch/facing initial rotation, least-squares translation, then ``cold_stages``.
+Warm fit (a tracker's previous :class:`FitState`): start from it, re-solve only the translation in closed form,
+then ``warm_stages`` with a temporal term, shape frozen except every ``shape_every_n_frames``.
+
+Thread-safety: a :class:`Fitter` holds only its config, but body models cache their rest mesh between calls
+(Anny), so run one fit at a time per model instance (one model per worker thread, or a lock around ``fit``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import roma
+import torch
+
+from pose_service.body.base import BodyModel
+from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS
+from pose_service.fitting import losses
+from pose_service.fitting.config import FitConfig, FitStage
+from pose_service.fitting.init import TORSO, facing_from_2d, kabsch, solve_translation
+
+
+# Keypoints whose root-relative position barely depends on the limbs' pose (torso and head).
+_RIGID_MASK = np.isin(
+    np.arange(NUM_KEYPOINTS),
+    [BODY25_INDEX[n] for n in ("neck", "left_shoulder", "right_shoulder", "mid_hip", "left_hip", "right_hip",
+                               "nose", "left_eye", "right_eye", "left_ear", "right_ear")],
+).astype(np.float64)  # fmt: skip
+
+
+@dataclass
+class FitState:
+    """What a tracker keeps per track between frames: plain numpy data (``to_dict`` gives JSON-able lists).
+
+    global_orient (3,) axis-angle, body_pose (J, 3), shape (S,), translation (3,) metres (root in the camera frame),
+    frames_since_shape: warm frames since the shape was last estimated.
+    """
+
+    global_orient: np.ndarray
+    body_pose: np.ndarray
+    shape: np.ndarray
+    translation: np.ndarray
+    frames_since_shape: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "global_orient": self.global_orient.tolist(),
+            "body_pose": self.body_pose.tolist(),
+            "shape": self.shape.tolist(),
+            "translation": self.translation.tolist(),
+            "frames_since_shape": self.frames_since_shape,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FitState":
+        arrays = {k: np.asarray(data[k], np.float64) for k in ("global_orient", "body_pose", "shape", "translation")}
+        return cls(**arrays, frames_since_shape=int(data["frames_since_shape"]))
+
+
+@dataclass
+class FitResult:
+    """One fitted person. Points are in metres, camera axes; see ``pose_service.conventions``.
+
+    keypoints_3d (25, 3) root-relative; keypoints_2d (25, 3) projected px + confidence (the detector's where it saw
+    the keypoint, else half the mean detector confidence: the model's guess); camera_translation (3,);
+    vertices (V, 3) root-relative; losses: the final unweighted loss terms of the last stage.
+    """
+
+    state: FitState
+    keypoints_3d: np.ndarray
+    keypoints_2d: np.ndarray
+    camera_translation: np.ndarray
+    vertices: np.ndarray
+    iterations: int
+    evaluations: int
+    losses: dict[str, float]
+    time_s: float
+    warm: bool
+
+
+@dataclass
+class _Targets:
+    """The per-frame data the losses compare against, as tensors."""
+
+    keypoints_2d: torch.Tensor  # (25, 2) px
+    weights_2d: torch.Tensor  # (25,) confidence, 0 below min_confidence
+    keypoints_3d: Optional[torch.Tensor]  # (25, 3) root-relative metres
+    weights_3d: torch.Tensor  # (25,)
+    limb_lengths: Optional[torch.Tensor]  # (L,) symmetrised target lengths
+    limb_weights: torch.Tensor  # (L,)
+    focal: float
+    center: torch.Tensor  # (2,)
+    image_scale: float
+    previous: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Fitter:
+    """Fits a body model to keypoints; see the module docstring. Stateless between calls apart from ``config``."""
+
+    def __init__(self, config: FitConfig = FitConfig()) -> None:
+        self.config = config
+        left = [(BODY25_INDEX[a], BODY25_INDEX[b]) for a, b in config.limb_pairs]
+        mirror = {n: "right_" + n[5:] if n.startswith("left_") else n for n in BODY25_INDEX}
+        right = [(BODY25_INDEX[mirror[a]], BODY25_INDEX[mirror[b]]) for a, b in config.limb_pairs]
+        self._limbs = torch.tensor(left + right)  # (2L, 2): left limbs, then their mirrors
+
+    def fit(
+        self,
+        model: BodyModel,
+        keypoints_2d: np.ndarray,
+        image_size: tuple[int, int],
+        focal_px: float,
+        keypoints_3d: Optional[np.ndarray] = None,
+        previous: Optional[FitState] = None,
+    ) -> Optional[FitResult]:
+        """Fit ``model`` to one person.
+
+        Args:
+            keypoints_2d: (25, 3) x, y px and confidence, BODY_25.
+            image_size: (width, height) px; the principal point is the image centre.
+            focal_px: focal length in px.
+            keypoints_3d: (25, 3) root-relative metres, camera axes (e.g. MediaPipe world landmarks), or None.
+            previous: the track's state from the last frame for a warm start, or None for a cold fit.
+        Returns:
+            The result, or None when fewer than ``config.min_keypoints`` keypoints reach ``config.min_confidence``
+            (an ordinary occlusion case for a tracker, not an error). Malformed arrays raise ValueError.
+        """
+        start = time.perf_counter()
+        keypoints_2d = np.asarray(keypoints_2d, np.float64)
+        if keypoints_2d.shape != (NUM_KEYPOINTS, 3):
+            raise ValueError(f"keypoints_2d must be (25, 3), got {keypoints_2d.shape}")
+        if keypoints_3d is not None and np.shape(keypoints_3d) != (NUM_KEYPOINTS, 3):
+            raise ValueError(f"keypoints_3d must be (25, 3), got {np.shape(keypoints_3d)}")
+        weights = np.where(keypoints_2d[:, 2] >= self.config.min_confidence, keypoints_2d[:, 2], 0.0)
+        if np.count_nonzero(weights) < self.config.min_keypoints:
+            return None
+
+        targets = self._targets(model, keypoints_2d, weights, image_size, focal_px, keypoints_3d)
+        if previous is None:
+            params = self._cold_init(model, targets, keypoints_2d, weights, keypoints_3d)
+            stages, frames_since_shape = self.config.cold_stages, 0
+        else:
+            params = self._warm_init(model, targets, previous)
+            targets.previous = {k: v.clone() for k, v in params.items()}
+            stages, frames_since_shape = self.config.warm_stages, previous.frames_since_shape + 1
+            every = self.config.shape_every_n_frames
+            if every > 0 and frames_since_shape >= every:
+                stages = tuple(
+                    FitStage(s.name, (*s.free, "shape"), s.max_iters, s.tolerance, s.weights) for s in stages
+                )
+        if any("shape" in s.free for s in stages):
+            frames_since_shape = 0
+
+        iterations = evaluations = 0
+        terms: dict[str, torch.Tensor] = {}
+        for stage in stages:
+            stage_iterations, stage_evaluations, terms = self._run_stage(model, params, targets, stage)
+            iterations += stage_iterations
+            evaluations += stage_evaluations
+        return self._result(
+            model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
+            start, warm=previous is not None,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------------------------------------ set-up
+    def _targets(self, model, keypoints_2d, weights, image_size, focal_px, keypoints_3d) -> _Targets:
+        tensor = dict(dtype=model.dtype, device=model.device)
+        limbs_weights = torch.zeros(len(self._limbs), **tensor)
+        limb_lengths = None
+        if keypoints_3d is not None:
+            target_3d = torch.as_tensor(keypoints_3d, **tensor)
+            lengths = losses.limb_lengths(target_3d, self._limbs)
+            w = torch.as_tensor(weights, **tensor)
+            limbs_weights = torch.minimum(w[self._limbs[:, 0]], w[self._limbs[:, 1]])
+            # Symmetrise: each limb's target is the confidence-weighted mean of it and its mirror.
+            half = len(self._limbs) // 2
+            pair_w = limbs_weights.view(2, half)
+            mean = (lengths.view(2, half) * pair_w).sum(0) / pair_w.sum(0).clamp_min(1e-9)
+            limb_lengths = mean.repeat(2)
+            limbs_weights = pair_w.max(0).values.repeat(2)
+        width, height = image_size
+        return _Targets(
+            keypoints_2d=torch.as_tensor(keypoints_2d[:, :2], **tensor),
+            weights_2d=torch.as_tensor(weights, **tensor),
+            keypoints_3d=None if keypoints_3d is None else torch.as_tensor(keypoints_3d, **tensor),
+            weights_3d=torch.as_tensor(weights if keypoints_3d is not None else np.zeros_like(weights), **tensor),
+            limb_lengths=limb_lengths,
+            limb_weights=limbs_weights,
+            focal=float(focal_px),
+            center=torch.tensor([width / 2.0, height / 2.0], **tensor),
+            image_scale=float(max(width, height)),
+        )
+
+    def _keypoints(self, model: BodyModel, params: dict[str, torch.Tensor]) -> np.ndarray:
+        """(25, 3) root-relative model keypoints of ``params`` (reduced path, no grad), float64 numpy."""
+        with torch.no_grad():
+            out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=False)
+        return out.keypoints[0].double().cpu().numpy()
+
+    def _cold_init(self, model, targets, keypoints_2d, weights, keypoints_3d) -> dict[str, torch.Tensor]:
+        global_orient, body_pose, shape = model.zero_params(1)
+        params = {"global_orient": global_orient, "body_pose": body_pose, "shape": shape}
+        rest = self._keypoints(model, params)
+        torso = np.array(TORSO)
+        if keypoints_3d is not None and np.count_nonzero(weights[torso]) >= 3:
+            rotation = kabsch(rest[torso], keypoints_3d[torso], weights[torso])
+            params["global_orient"] = roma.rotmat_to_rotvec(torch.as_tensor(rotation, dtype=model.dtype))[None]
+            # The detector's 3D keypoints carry their own scale: bring them to the model's torso size, then use all of
+            # them (their pose, unlike the rest pose, matches the image) for the translation.
+            w = weights[torso]  # root-relative norms: the size ratio needs no rotation
+            rest_size = (w * np.linalg.norm(rest[torso], axis=1)).sum()
+            scale = rest_size / (w * np.linalg.norm(keypoints_3d[torso], axis=1)).sum()
+            points, point_weights = scale * np.asarray(keypoints_3d, np.float64), weights
+        else:
+            params["global_orient"] = torch.as_tensor(facing_from_2d(keypoints_2d, weights), dtype=model.dtype)[None]
+            # Without 3D only the rest pose is known: use the torso and head, which depend least on the pose.
+            points = self._keypoints(model, params)
+            point_weights = weights * _RIGID_MASK
+            if np.count_nonzero(point_weights) < 3:
+                point_weights = weights
+        params["translation"] = self._translation(model, targets, points, keypoints_2d, point_weights)
+        return params
+
+    def _warm_init(self, model, targets, previous: FitState) -> dict[str, torch.Tensor]:
+        tensor = dict(dtype=model.dtype, device=model.device)
+        params = {
+            "global_orient": torch.tensor(previous.global_orient, **tensor).reshape(1, 3),
+            "body_pose": torch.tensor(previous.body_pose, **tensor).reshape(1, -1, 3),
+            "shape": torch.tensor(previous.shape, **tensor).reshape(1, -1),
+        }
+        # The person moved since the last frame: re-solve the translation for the previous pose (one cheap forward).
+        keypoints_2d = targets.keypoints_2d.double().cpu().numpy()
+        weights = targets.weights_2d.double().cpu().numpy()
+        params["translation"] = self._translation(model, targets, self._keypoints(model, params), keypoints_2d, weights)
+        return params
+
+    def _translation(self, model, targets, points, keypoints_2d, weights) -> torch.Tensor:
+        center = targets.center.double().cpu().numpy()
+        t = solve_translation(points, keypoints_2d[:, :2], weights, targets.focal, center)
+        t[2] = max(t[2], self.config.min_depth - points[:, 2].min())  # degenerate input: keep the body in front
+        return torch.as_tensor(t, dtype=model.dtype, device=model.device)[None]
+
+    # ------------------------------------------------------------------------------------------------ optimisation
+    def _loss_terms(self, model, params, targets, weights: dict[str, float]) -> dict[str, torch.Tensor]:
+        """The stage's non-zero-weighted loss terms, unweighted, each a scalar."""
+        keypoints = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=False).keypoints
+        points = keypoints + params["translation"][:, None]
+        cfg, terms = self.config, {}
+
+        def on(name: str) -> bool:
+            return weights.get(name, 0.0) > 0
+
+        if on("reprojection"):
+            terms["reprojection"] = losses.reprojection_loss(
+                points, targets.keypoints_2d, targets.weights_2d, targets.focal, targets.center,
+                targets.image_scale, cfg.robust_sigma_px,
+            )  # fmt: skip
+        if on("keypoints_3d") and targets.keypoints_3d is not None:
+            terms["keypoints_3d"] = losses.keypoints_3d_loss(keypoints, targets.keypoints_3d, targets.weights_3d)
+        if on("limb_length") and targets.limb_lengths is not None:
+            terms["limb_length"] = losses.limb_length_loss(
+                keypoints, self._limbs, targets.limb_lengths, targets.limb_weights
+            )
+        if on("shape_prior"):
+            terms["shape_prior"] = losses.shape_prior(params["shape"])
+        if on("pose_prior"):
+            terms["pose_prior"] = losses.pose_prior(params["body_pose"])
+        if on("angle_limits"):
+            terms["angle_limits"] = losses.angle_limit_loss(keypoints)
+        if on("temporal") and targets.previous:
+            terms["temporal"] = losses.temporal_loss(
+                params, targets.previous, ("global_orient", "body_pose", "translation")
+            )
+        if on("translation_prior"):
+            terms["translation_prior"] = losses.translation_prior(points, cfg.min_depth, cfg.max_depth)
+        return {k: v.sum() for k, v in terms.items()}
+
+    def _run_stage(self, model, params, targets, stage: FitStage) -> tuple[int, int, dict[str, torch.Tensor]]:
+        """LBFGS over the stage's free groups, in place on ``params``. Returns (iterations, evaluations, terms)."""
+        free = [params[name].requires_grad_() for name in stage.free]
+        optimizer = torch.optim.LBFGS(
+            free, lr=1.0, max_iter=stage.max_iters, tolerance_grad=1e-9, tolerance_change=stage.tolerance,
+            history_size=self.config.history_size, line_search_fn="strong_wolfe",
+        )  # fmt: skip
+        evaluations = 0
+
+        def closure() -> torch.Tensor:
+            nonlocal evaluations
+            evaluations += 1
+            optimizer.zero_grad(set_to_none=True)
+            terms = self._loss_terms(model, params, targets, stage.weights)
+            loss = sum(stage.weights[k] * v for k, v in terms.items())
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        for name in stage.free:  # frozen again: a fixed shape lets the body model reuse its rest mesh
+            params[name] = params[name].detach()
+        with torch.no_grad():
+            terms = self._loss_terms(model, params, targets, stage.weights)
+        iterations = optimizer.state[free[0]].get("n_iter", 0)
+        return iterations, evaluations, terms
+
+    # ------------------------------------------------------------------------------------------------ output
+    def _result(
+        self, model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
+        start, warm,
+    ) -> FitResult:  # fmt: skip
+        with torch.no_grad():
+            out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=True)
+            translation = params["translation"]
+            projected = losses.project(out.keypoints + translation[:, None], targets.focal, targets.center)
+        observed = weights > 0
+        confidence = np.where(observed, keypoints_2d[:, 2], 0.5 * keypoints_2d[observed, 2].mean())
+        state = FitState(
+            global_orient=params["global_orient"][0].double().cpu().numpy(),
+            body_pose=params["body_pose"][0].double().cpu().numpy(),
+            shape=params["shape"][0].double().cpu().numpy(),
+            translation=translation[0].double().cpu().numpy(),
+            frames_since_shape=frames_since_shape,
+        )
+        return FitResult(
+            state=state,
+            keypoints_3d=out.keypoints[0].double().cpu().numpy(),
+            keypoints_2d=np.concatenate([projected[0].double().cpu().numpy(), confidence[:, None]], axis=1),
+            camera_translation=state.translation.copy(),
+            vertices=out.vertices[0].double().cpu().numpy(),
+            iterations=int(iterations),
+            evaluations=evaluations,
+            losses={k: float(v) for k, v in terms.items()},
+            time_s=time.perf_counter() - start,
+            warm=warm,
+        )
+

@@ -1,0 +1,134 @@
+"""Loss terms of the fit. Each returns one value per batch item, shape (B,); the fitter weights and sums them.
+
+Shapes: B batch, K = 25 BODY_25 keypoints, J posable joints, S shape parameters, L limbs. Points are in metres,
+camera axes (``pose_service.conventions``); ``translation`` is the root's position in the camera frame.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pose_service.conventions import BODY25_INDEX
+
+_EPS = 1e-9
+
+
+def project(points: torch.Tensor, focal: float, center: torch.Tensor) -> torch.Tensor:
+    """Pinhole projection. points (B, K, 3) camera frame, center (2,) px -> (B, K, 2) px."""
+    depth = points[..., 2:].clamp_min(1e-3)  # the translation prior keeps points in front; this only avoids inf
+    return focal * points[..., :2] / depth + center
+
+
+def gmof(squared: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Geman-McClure robustifier of squared residuals (any shape): ~r^2 for r << sigma, -> sigma^2 beyond."""
+    sigma_sq = sigma * sigma
+    return sigma_sq * squared / (sigma_sq + squared)
+
+
+def _weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """values (B, K), weights (K,) -> (B,)"""
+    return (values * weights).sum(-1) / weights.sum().clamp_min(_EPS)
+
+
+def reprojection_loss(
+    points: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    focal: float,
+    center: torch.Tensor,
+    image_scale: float,
+    sigma_px: float,
+) -> torch.Tensor:
+    """Robust, confidence-weighted 2D error, in units of the image's longer side (so weights do not depend on the
+    resolution).
+
+    points (B, K, 3) camera frame (keypoint + translation); target (K, 2) px; weights (K,) confidences (0 = unused);
+    image_scale: px that count as 1 (max(width, height)); sigma_px: GMoF scale -> (B,)
+    """
+    residual = (project(points, focal, center) - target) / image_scale
+    return _weighted_mean(gmof(residual.square().sum(-1), sigma_px / image_scale), weights)
+
+
+def keypoints_3d_loss(keypoints: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Scale-invariant root-relative 3D error: the model's keypoints are scaled by the least-squares factor onto the
+    target first, because a detector's 3D keypoints (MediaPipe's world landmarks) carry an average-adult size
+    rather than the person's. Scaling the prediction, not the target, keeps the minimum from shrinking the body.
+
+    keypoints (B, K, 3), target (K, 3), both root-relative; weights (K,) -> (B,) squared metres (target's scale)
+    """
+    w = weights[:, None]
+    scale = (w * keypoints * target).sum((-1, -2)) / (w * keypoints.square()).sum((-1, -2)).clamp_min(_EPS)
+    return _weighted_mean((scale[:, None, None] * keypoints - target).square().sum(-1), weights)
+
+
+def limb_lengths(keypoints: torch.Tensor, limbs: torch.Tensor) -> torch.Tensor:
+    """keypoints (..., K, 3), limbs (L, 2) keypoint indices -> (..., L) lengths"""
+    return (keypoints[..., limbs[:, 0], :] - keypoints[..., limbs[:, 1], :]).norm(dim=-1)
+
+
+def limb_length_loss(
+    keypoints: torch.Tensor, limbs: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Limb proportions against target proportions (each limb's share of the total length, so free of the target's
+    scale). The fitter symmetrises the target (left/right averaged), which also evens out detector noise.
+
+    keypoints (B, K, 3); limbs (L, 2) indices; target (L,) lengths; weights (L,) -> (B,)
+    """
+    lengths = limb_lengths(keypoints, limbs)
+    share = lengths / lengths.sum(-1, keepdim=True).clamp_min(_EPS)
+    target_share = target / target.sum().clamp_min(_EPS)
+    return _weighted_mean((share - target_share).square(), weights)
+
+
+def shape_prior(shape: torch.Tensor) -> torch.Tensor:
+    """L2 towards the average body. shape (B, S) -> (B,)"""
+    return shape.square().sum(-1)
+
+
+def pose_prior(body_pose: torch.Tensor) -> torch.Tensor:
+    """L2 towards the model's rest pose. body_pose (B, J, 3) axis-angle -> (B,) rad^2"""
+    return body_pose.square().sum((-1, -2))
+
+
+# (proximal, joint, distal, sign): sign of (upper x lower) . subject's-left axis for a normal bend. Knees flex
+# backwards (positive), elbows forwards (negative); both hold in any global orientation.
+_HINGES = tuple(
+    (BODY25_INDEX[f"{side}_{a}"], BODY25_INDEX[f"{side}_{b}"], BODY25_INDEX[f"{side}_{c}"], sign)
+    for side in ("left", "right")
+    for a, b, c, sign in (("hip", "knee", "ankle", 1.0), ("shoulder", "elbow", "wrist", -1.0))
+)
+_LEFT_HIP, _RIGHT_HIP = BODY25_INDEX["left_hip"], BODY25_INDEX["right_hip"]
+
+
+def angle_limit_loss(keypoints: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
+    """Penalises knees and elbows bent the wrong way (hyper-extension), from keypoints so that it holds for every
+    body model whatever its pose parameterisation. The bend's sine along the hips' left-right axis must have the
+    hinge's sign; up to ``margin`` of wrong-way sine is free (straight limbs sit at 0).
+
+    keypoints (B, K, 3) -> (B,)
+    """
+    left = keypoints[:, _LEFT_HIP] - keypoints[:, _RIGHT_HIP]
+    left = left / left.norm(dim=-1, keepdim=True).clamp_min(_EPS)
+    total = keypoints.new_zeros(keypoints.shape[0])
+    for a, b, c, sign in _HINGES:
+        upper, lower = keypoints[:, b] - keypoints[:, a], keypoints[:, c] - keypoints[:, b]
+        sine = (torch.linalg.cross(upper, lower) * left).sum(-1) / (upper.norm(dim=-1) * lower.norm(dim=-1) + _EPS)
+        total = total + torch.relu(-sign * sine - margin).square()
+    return total
+
+
+def temporal_loss(
+    current: dict[str, torch.Tensor], previous: dict[str, torch.Tensor], names: tuple[str, ...]
+) -> torch.Tensor:
+    """Squared change from the previous frame of the parameter groups ``names`` (radians, metres).
+
+    current / previous: group -> (B, ...) tensors -> (B,)
+    """
+    return sum((current[n] - previous[n]).flatten(1).square().sum(-1) for n in names)
+
+
+def translation_prior(points: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
+    """Depth plausibility: every keypoint at least ``min_depth`` in front of the camera and the body no further
+    than ``max_depth``. points (B, K, 3) camera frame -> (B,) squared metres of violation"""
+    depth = points[..., 2]
+    return torch.relu(min_depth - depth).square().sum(-1) + torch.relu(depth.mean(-1) - max_depth).square()

@@ -1,0 +1,175 @@
+"""The fitter on synthetic people: Anny posed at random (some facing away), projected with noise, fitted back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from pose_service.body.smpl_model import SMPLModel
+from pose_service.evaluation.keypoints3d import pa_mpjpe
+from pose_service.evaluation.synthetic import observe, random_subject
+from pose_service.fitting import FitConfig, Fitter, FitState
+from pose_service.fitting import losses
+from pose_service.fitting.init import kabsch, solve_translation
+
+SIZE = (640, 480)
+FOCAL = float(max(SIZE))
+YAWS = (0.3, 2.9, -2.2, -0.9)  # two of the four mostly turned away from the camera
+
+
+def _reprojection_px(result, keypoints_2d: np.ndarray) -> float:
+    seen = keypoints_2d[:, 2] >= 0.3
+    return float(np.median(np.linalg.norm(result.keypoints_2d[seen, :2] - keypoints_2d[seen, :2], axis=1)))
+
+
+def _facing(global_orient: np.ndarray) -> np.ndarray:
+    """The body's forward direction in camera axes (rest pose faces -z)."""
+    return Rotation.from_rotvec(global_orient).apply([0.0, 0.0, -1.0])
+
+
+@pytest.fixture(scope="module")
+def fitter() -> Fitter:
+    return Fitter()
+
+
+@pytest.fixture(scope="module")
+def subjects(anny_model):
+    rng = np.random.default_rng(0)
+    return [random_subject(anny_model, rng, yaw) for yaw in YAWS]
+
+
+# ---------------------------------------------------------------------------------------------- building blocks
+def test_solve_translation_is_exact_without_noise():
+    rng = np.random.default_rng(0)
+    points, t = rng.normal(scale=0.5, size=(10, 3)), np.array([0.2, -0.1, 3.0])
+    center = np.array([320.0, 240.0])
+    uv = FOCAL * (points + t)[:, :2] / (points + t)[:, 2:] + center
+    np.testing.assert_allclose(solve_translation(points, uv, np.ones(10), FOCAL, center), t, atol=1e-9)
+
+
+def test_kabsch_recovers_rotation():
+    rotation = Rotation.from_rotvec([0.2, 2.5, -0.3]).as_matrix()
+    points = np.random.default_rng(1).normal(size=(4, 3))
+    np.testing.assert_allclose(kabsch(points, points @ rotation.T, np.ones(4)), rotation, atol=1e-9)
+
+
+def test_keypoints_3d_loss_ignores_prediction_scale():
+    target = torch.randn(25, 3, dtype=torch.float64)
+    weights = torch.ones(25, dtype=torch.float64)
+    for scale in (0.5, 1.0, 2.0):
+        assert losses.keypoints_3d_loss(scale * target[None], target, weights).item() == pytest.approx(0, abs=1e-12)
+
+
+def test_gmof_saturates():
+    squared = torch.tensor([0.0, 1.0, 1e6])
+    robust = losses.gmof(squared, sigma=10.0)
+    assert robust[0] == 0 and robust[1] == pytest.approx(1.0, rel=0.02) and robust[2] < 100.0
+
+
+def test_angle_limits_penalise_hyperextended_knee(anny_model):
+    bone = list(anny_model.pose_joint_names).index("lowerleg01.L")
+    for angle, penalised in ((0.8, False), (-0.8, True)):  # Anny: +x rotation of the shin flexes the knee
+        global_orient, body_pose, shape = anny_model.zero_params(1)
+        body_pose[0, bone, 0] = angle
+        keypoints = anny_model(global_orient, body_pose, shape, with_vertices=False).keypoints
+        assert (losses.angle_limit_loss(keypoints).item() > 0.1) == penalised
+
+
+# ---------------------------------------------------------------------------------------------- fitting
+def test_cold_fit_accuracy_with_3d(anny_model, fitter, subjects):
+    rng = np.random.default_rng(1)
+    errors = []
+    for subject in subjects:
+        keypoints_2d, keypoints_3d = observe(subject, SIZE, FOCAL, rng)
+        result = fitter.fit(anny_model, keypoints_2d, SIZE, FOCAL, keypoints_3d)
+        errors.append(pa_mpjpe(result.keypoints_3d, subject.keypoints) * 1000)
+        assert errors[-1] < 60.0
+        assert _reprojection_px(result, keypoints_2d) < 10.0
+        assert abs(result.camera_translation[2] / subject.translation[2] - 1) < 0.15
+        assert not result.warm and result.vertices.shape == (anny_model.num_vertices, 3)
+        assert result.keypoints_3d[8] == pytest.approx(np.zeros(3), abs=1e-6)  # root-relative
+        assert set(result.losses) >= {"reprojection", "keypoints_3d"}
+    assert np.mean(errors) < 45.0
+
+
+def test_cold_fit_from_2d_only_finds_facing_direction(anny_model, fitter, subjects):
+    rng = np.random.default_rng(2)
+    for subject in subjects:
+        keypoints_2d, _ = observe(subject, SIZE, FOCAL, rng)
+        result = fitter.fit(anny_model, keypoints_2d, SIZE, FOCAL)
+        assert _reprojection_px(result, keypoints_2d) < 10.0
+        assert abs(result.camera_translation[2] / subject.translation[2] - 1) < 0.15
+        # Front/back flip check: the fitted body faces the same way as the truth (within 60 degrees).
+        assert _facing(result.state.global_orient) @ _facing(subject.global_orient) > 0.5
+
+
+def test_warm_start_converges_in_fewer_evaluations(anny_model, fitter, subjects):
+    rng = np.random.default_rng(3)
+    subject = subjects[0]
+    cold = fitter.fit(anny_model, *_args(observe(subject, SIZE, FOCAL, rng)))
+    moved = random_subject(anny_model, np.random.default_rng(4), YAWS[0])  # same frame, slightly moved:
+    moved.body_pose = subject.body_pose + 0.03
+    moved.shape, moved.global_orient = subject.shape, subject.global_orient + [0.0, 0.05, 0.0]
+    moved.translation = subject.translation + [0.03, 0.0, 0.05]
+    moved.keypoints = anny_model(
+        *(torch.tensor(a, dtype=torch.float32)[None] for a in (moved.global_orient, moved.body_pose, moved.shape))
+    ).keypoints[0].detach().double().numpy()
+    keypoints_2d, keypoints_3d = observe(moved, SIZE, FOCAL, rng)
+    warm = fitter.fit(anny_model, keypoints_2d, SIZE, FOCAL, keypoints_3d, previous=cold.state)
+    assert warm.warm and warm.evaluations < cold.evaluations
+    assert pa_mpjpe(warm.keypoints_3d, moved.keypoints) * 1000 < 60.0
+    assert _reprojection_px(warm, keypoints_2d) < 10.0
+    assert warm.state.frames_since_shape == 1
+    np.testing.assert_array_equal(warm.state.shape, cold.state.shape)  # frozen off-schedule
+
+
+def test_shape_re_estimated_on_schedule(anny_model, subjects):
+    fitter = Fitter(FitConfig(shape_every_n_frames=2))
+    rng = np.random.default_rng(5)
+    observation = _args(observe(subjects[1], SIZE, FOCAL, rng))
+    state = fitter.fit(anny_model, *observation).state
+    counts, shapes = [], [state.shape]
+    for _ in range(2):
+        state = fitter.fit(anny_model, *observation, previous=state).state
+        counts.append(state.frames_since_shape)
+        shapes.append(state.shape)
+    assert counts == [1, 0]
+    np.testing.assert_array_equal(shapes[1], shapes[0])
+    assert not np.array_equal(shapes[2], shapes[1])
+
+
+def test_state_is_json_serialisable(anny_model, fitter, subjects):
+    state = fitter.fit(anny_model, *_args(observe(subjects[2], SIZE, FOCAL, np.random.default_rng(6)))).state
+    restored = FitState.from_dict(json.loads(json.dumps(state.to_dict())))
+    for name in ("global_orient", "body_pose", "shape", "translation"):
+        np.testing.assert_array_equal(getattr(restored, name), getattr(state, name))
+    assert restored.frames_since_shape == state.frames_since_shape
+
+
+def test_bad_input(anny_model, fitter, subjects):
+    keypoints_2d, _ = observe(subjects[0], SIZE, FOCAL, np.random.default_rng(7))
+    keypoints_2d[:, 2] = 0.0
+    assert fitter.fit(anny_model, keypoints_2d, SIZE, FOCAL) is None  # nothing seen: no fit, no exception
+    with pytest.raises(ValueError, match="keypoints_2d"):
+        fitter.fit(anny_model, keypoints_2d[:, :2], SIZE, FOCAL)
+
+
+def test_fits_smpl_adapter(smpl_arrays, fitter):
+    model = SMPLModel(smpl_arrays)  # random geometry: checks the interface path, not anatomy
+    rng = np.random.default_rng(8)
+    subject = random_subject(model, rng, yaw=0.4, pose_scale=0.1, limit_hinges=False)
+    subject.translation[2] = 1.0  # the synthetic body is small: bring it closer
+    keypoints_2d, _ = observe(subject, SIZE, FOCAL, rng, noise_px=1.0, dropped=0)
+    result = fitter.fit(model, keypoints_2d, SIZE, FOCAL)
+    assert result.vertices.shape == (model.num_vertices, 3) and result.state.body_pose.shape == (23, 3)
+    assert _reprojection_px(result, keypoints_2d) < 10.0
+
+
+def _args(observation: tuple[np.ndarray, np.ndarray]) -> tuple:
+    """fit()'s positional arguments after the model for an observation with 3D."""
+    keypoints_2d, keypoints_3d = observation
+    return keypoints_2d, SIZE, FOCAL, keypoints_3d
