@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
+from pose_service.batch.jobs import JobManager, JobQueueFull
 from pose_service.batch.offline import gap_positions, lerp, postprocess, smooth_series, summary
+from pose_service.batch.runner import BatchCancelled
 from pose_service.pipeline import simulated_miss
 from pose_service.types import FrameResult, Person
 
@@ -67,6 +70,38 @@ def test_postprocess_replaces_predictions_inside_a_track_and_keeps_the_trailing_
     assert filled[1].body_params is None and results[5].people[0].source == "predicted"
     assert summary(results) == {"frames": 6, "frames_with_body": 6, "coverage": 1.0, "detected": 3,
                                 "predicted": 1, "interpolated": 2, "track_ids": [1]}
+
+
+# --- the job manager -------------------------------------------------------------------------------------------
+
+def test_jobs_run_one_at_a_time_are_capped_cancelled_and_expire():
+    now = [0.0]
+    jobs = JobManager(max_jobs=2, ttl_s=60, clock=lambda: now[0])
+    release, cleaned = threading.Event(), []
+
+    def work(job):
+        for i in range(1, 4):
+            release.wait(5)
+            if job.cancel.is_set():
+                raise BatchCancelled("stop")
+            job.progress(i, 3)
+        return {"frames": [], "summary": {}}
+
+    first = jobs.submit("a", work, 3, lambda: cleaned.append("a"))
+    second = jobs.submit("b", work, 3, lambda: cleaned.append("b"))
+    with pytest.raises(JobQueueFull):
+        jobs.submit("c", work, 3, lambda: cleaned.append("c"))
+    assert cleaned == ["c"] and second.status == "queued"  # one worker: b waits for a
+    assert jobs.delete("b") and jobs.get("b") is None
+    release.set()
+    deadline = time.monotonic() + 10
+    while first.finished_at is None or "b" not in cleaned:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert first.to_json()["status"] == "done" and first.to_json()["progress"] == {"frames_done": 3, "frames_total": 3}
+    assert second.frames_done == 0 and sorted(cleaned) == ["a", "b", "c"]  # cancelled before it started
+    now[0] += 61
+    assert jobs.get("a") is None  # expired
 
 
 # --- the endpoint ------------------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ def run_batch(
                          last_log - started)
     finally:
         pipeline.sessions.delete(video_id)
+    if progress is not None:  # a container's frame count is only an estimate; the frames read are the total
+        progress(len(results), len(results))
 
     postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
     faces = pipeline.faces if options.include_faces else None
