@@ -46,11 +46,15 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
 
+    from .api.batch import bp as batch_bp
     from .api.errors import register_error_handlers
     from .api.routes import bp
+    from .batch.jobs import JobManager
 
     register_error_handlers(app)
     app.register_blueprint(bp)
+    app.register_blueprint(batch_bp)
+    app.extensions["pose_jobs"] = JobManager(config.job_max_active, config.job_ttl_s)
 
     runtime = ModelRuntime(config)
     app.extensions["pose_runtime"] = runtime

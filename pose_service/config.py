@@ -29,6 +29,15 @@ class ServiceConfig:
     """A video session unused this long is forgotten (``POSE_SESSION_TTL_S``)."""
     max_sessions: int = 1000
     """Most video sessions kept; beyond it the least recently used goes (``POSE_MAX_SESSIONS``)."""
+    batch_max_frames: int = 1000
+    """Most frames in one ``POST /pose/batch`` (``POSE_BATCH_MAX_FRAMES``); more gives 413."""
+    batch_sync_max_frames: int = 30
+    """Batches of up to this many frames are answered inline; longer ones become jobs
+    (``POSE_BATCH_SYNC_MAX_FRAMES``)."""
+    job_max_active: int = 4
+    """Batch jobs queued or running per worker process (``POSE_JOB_MAX_ACTIVE``); more gives 503."""
+    job_ttl_s: int = 3600
+    """A finished job's result is kept this long, in seconds (``POSE_JOB_TTL_S``)."""
     retry_after_s: int = 5
     """``Retry-After`` sent with 503 while models load (``POSE_RETRY_AFTER_S``)."""
     load_in_background: bool = True
@@ -43,6 +52,8 @@ class ServiceConfig:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
         if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions) <= 0:
             raise ValueError("size limits, session TTL and session cap must be positive")
+        if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:
+            raise ValueError("batch frame limit, job cap and job TTL must be positive")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> "ServiceConfig":

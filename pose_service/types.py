@@ -33,7 +33,8 @@ class Person:
     """That model's parameters: ``global_orient`` (3,) and ``body_pose`` (J, 3) axis-angle (camera axes / the
     model's local axes, see :mod:`pose_service.body.base`) and ``shape`` (S,)."""
     track_id: Optional[int] = None
-    source: Literal["detected", "predicted"] = "detected"
+    source: Literal["detected", "predicted", "interpolated"] = "detected"
+    """``interpolated`` only from offline batch post-processing (:mod:`pose_service.batch.offline`)."""
     tracking_confidence: Optional[float] = None
     fit_state: Optional[dict[str, Any]] = None
     """Opaque, JSON-safe per-track state of the fitter (warm starts). The tracker keeps the latest one given with

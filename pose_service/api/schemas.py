@@ -38,3 +38,35 @@ def parse(model: type[BaseModel], payload: object) -> BaseModel:
         code = "missing_field" if all(e["type"] == "missing" for e in errors) else "invalid_field"
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
         raise ApiError(400, code, detail) from None
+
+
+class BatchFrame(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    image_base64: StrictStr
+    frame_number: Optional[StrictInt] = Field(default=None, ge=0)
+    width: Optional[StrictInt] = Field(default=None, gt=0)
+    height: Optional[StrictInt] = Field(default=None, gt=0)
+    pixel_format: Optional[PixelFormat] = None
+
+
+class BatchOptionsFields(BaseModel):
+    """Options of ``POST /pose/batch`` shared by the JSON body and the multipart form (whose values are strings,
+    hence lax types here)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    video_id: Optional[str] = Field(default=None, min_length=1, max_length=256)
+    include_mesh: bool = True
+    include_faces: bool = True
+    focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
+    simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    smooth: bool = True
+
+
+class BatchRequest(BatchOptionsFields):
+    frames: list[BatchFrame] = Field(min_length=1)
+
+
+class BatchVideoForm(BatchOptionsFields):
+    max_frames: Optional[int] = Field(default=None, gt=0)

@@ -1,0 +1,189 @@
+"""``POST /pose/batch`` and ``/jobs/<id>``: a whole sequence (JSON frames or a video upload) as one video.
+
+Short batches are answered inline; long ones (or ``?async=1``) run as jobs (:mod:`pose_service.batch.jobs`).
+Every frame is checked before any is processed, so a bad frame fails the request, not the job.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..batch.jobs import Job, JobManager, JobQueueFull
+from ..batch.runner import BatchOptions, run_batch
+from ..batch.video import VideoError, probe_video, read_frames
+from ..config import ServiceConfig
+from ..decode import DecodeError, decode_image
+from ..pipeline import GpuOutOfMemory
+from .errors import ApiError
+from .routes import _json_body, _pipeline, _runtime
+from .schemas import BatchFrame, BatchOptionsFields, BatchRequest, BatchVideoForm, parse
+
+bp = Blueprint("batch", __name__)
+
+FRAMES_PAGE_MAX = 1000
+
+
+@dataclass
+class PreparedBatch:
+    """A checked batch: its options, its length and a way to read its frames (again) when it runs."""
+
+    options: BatchOptions
+    frames_total: int
+    frames: Callable[[], Iterable[tuple[int, np.ndarray]]]
+    cleanup: Callable[[], None]
+
+
+def _jobs() -> JobManager:
+    return current_app.extensions["pose_jobs"]
+
+
+def _options(fields: BatchOptionsFields, batch_id: str) -> BatchOptions:
+    return BatchOptions(
+        video_id=fields.video_id or f"batch-{batch_id}",
+        include_mesh=fields.include_mesh,
+        include_faces=fields.include_faces,
+        focal_length_px=fields.focal_length_px,
+        simulate_misses=fields.simulate_misses,
+        smooth=fields.smooth,
+    )
+
+
+def _too_many(count: int, config: ServiceConfig, hint: str = "") -> ApiError:
+    return ApiError(413, "too_many_frames", f"the batch has {count} frames; the limit is {config.batch_max_frames}{hint}")
+
+
+def _decode(frame: BatchFrame, index: int, max_pixels: int) -> np.ndarray:
+    try:
+        return decode_image(frame.image_base64, max_pixels, frame.width, frame.height, frame.pixel_format)
+    except DecodeError as exc:
+        raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, f"frames[{index}]: {exc}") from None
+
+
+def prepare_json(config: ServiceConfig, batch_id: str) -> PreparedBatch:
+    req = parse(BatchRequest, _json_body())
+    if len(req.frames) > config.batch_max_frames:
+        raise _too_many(len(req.frames), config)
+    numbers = [i if f.frame_number is None else f.frame_number for i, f in enumerate(req.frames)]
+    for i in range(1, len(numbers)):
+        if numbers[i] <= numbers[i - 1]:
+            raise ApiError(400, "invalid_field", f"frames[{i}].frame_number: must be greater than the previous frame's")
+    for i, frame in enumerate(req.frames):
+        _decode(frame, i, config.max_image_pixels)
+
+    def frames() -> Iterator[tuple[int, np.ndarray]]:
+        # Decoded again when the batch runs: holding every decoded frame of a long batch would cost far more
+        # memory than the request body, for a decode that takes a few ms next to the pipeline's tens.
+        for i, (number, frame) in enumerate(zip(numbers, req.frames)):
+            yield number, _decode(frame, i, config.max_image_pixels)
+
+    return PreparedBatch(_options(req, batch_id), len(numbers), frames, lambda: None)
+
+
+def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
+    form = parse(BatchVideoForm, request.form.to_dict())
+    upload = request.files.get("video")
+    if upload is None:
+        raise ApiError(400, "missing_field", "video: send the video file in the multipart field 'video'")
+    handle, name = tempfile.mkstemp(prefix="pose-batch-", suffix=Path(upload.filename or "").suffix[:16])
+    os.close(handle)
+    path = Path(name)
+    cleanup = lambda: path.unlink(missing_ok=True)  # noqa: E731
+    try:
+        upload.save(path)
+        count, width, height = probe_video(path)
+        if width * height > config.max_image_pixels:
+            raise ApiError(413, "image_too_large",
+                           f"video frames have {width * height} pixels; the limit is {config.max_image_pixels}")
+        if form.max_frames is None and count > config.batch_max_frames:
+            raise _too_many(count, config, " (send max_frames to process the first ones)")
+        total = min(count, form.max_frames or count, config.batch_max_frames)
+    except VideoError as exc:
+        cleanup()
+        raise ApiError(400, "invalid_video", str(exc)) from None
+    except Exception:
+        cleanup()
+        raise
+    return PreparedBatch(_options(form, batch_id), total, lambda: enumerate(read_frames(path, total)), cleanup)
+
+
+@bp.post("/pose/batch")
+def pose_batch() -> Response:
+    config = _runtime().config
+    pipeline = _pipeline()
+    batch_id = uuid.uuid4().hex[:16]
+    is_upload = request.mimetype == "multipart/form-data"
+    batch = prepare_video(config, batch_id) if is_upload else prepare_json(config, batch_id)
+
+    if request.args.get("async", "").lower() in ("1", "true", "yes") or batch.frames_total > config.batch_sync_max_frames:
+        try:
+            _jobs().submit(
+                batch_id,
+                lambda job: run_batch(pipeline, batch.frames(), batch.frames_total, batch.options, job.progress,
+                                      job.cancel.is_set),
+                batch.frames_total,
+                batch.cleanup,
+            )
+        except JobQueueFull as exc:
+            raise ApiError(503, "job_queue_full", str(exc), config.retry_after_s) from None
+        response = jsonify({"job_id": batch_id, "status_url": f"/jobs/{batch_id}"})
+        response.status_code = 202
+        response.headers["Location"] = f"/jobs/{batch_id}"
+        return response
+
+    try:
+        return jsonify(run_batch(pipeline, batch.frames(), batch.frames_total, batch.options))
+    except GpuOutOfMemory as exc:
+        raise ApiError(503, "gpu_out_of_memory", str(exc), config.retry_after_s) from None
+    finally:
+        batch.cleanup()
+
+
+def _job(job_id: str) -> Job:
+    job = _jobs().get(job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id!r} (never created, deleted or expired)")
+    return job
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    try:
+        value = default if raw is None else int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_field", f"{name}: must be an integer from {low} to {high}")
+    return value
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return jsonify(_job(job_id).to_json())
+
+
+@bp.get("/jobs/<job_id>/frames")
+def get_job_frames(job_id: str) -> Response:
+    """A page of a finished job's frames, for results too large to fetch at once."""
+    job = _job(job_id)
+    if job.result is None:
+        raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}; its frames come when it is done")
+    start = _int_arg("start", 0, 0, 2**31)
+    limit = _int_arg("limit", 100, 1, FRAMES_PAGE_MAX)
+    frames = job.result["frames"]
+    return jsonify({"job_id": job_id, "start": start, "limit": limit, "frames_total": len(frames),
+                    "frames": frames[start:start + limit]})
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    if not _jobs().delete(job_id):
+        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+    return jsonify({"deleted": job_id})

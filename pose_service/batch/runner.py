@@ -1,0 +1,102 @@
+"""Run a sequence of frames through the per-frame pipeline as one video, then post-process it offline."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from ..api.response import frame_response
+from ..pipeline import FramePipeline, FrameRequest
+from ..sessions import SessionState
+from ..types import FrameResult
+from .offline import SMOOTH_SIGMA_FRAMES, postprocess, summary
+
+log = logging.getLogger(__name__)
+
+PROGRESS_LOG_S = 5.0
+"""Seconds between ``[BATCH]`` progress lines."""
+
+Progress = Callable[[int, int], None]
+"""progress(frames_done, frames_total)."""
+
+
+class BatchCancelled(Exception):
+    """The batch was cancelled between two frames."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    video_id: str
+    include_mesh: bool = True
+    include_faces: bool = True
+    focal_length_px: Optional[float] = None
+    simulate_misses: float = 0.0
+    smooth: bool = True
+
+
+def run_batch(
+    pipeline: FramePipeline,
+    frames: Iterable[tuple[int, np.ndarray]],
+    frames_total: int,
+    options: BatchOptions,
+    progress: Optional[Progress] = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> dict[str, Any]:
+    """``frames`` yields (frame_number, RGB image) in order. Returns ``{"frames": [per-frame response objects],
+    "summary": {...}}``. The sequence gets a fresh session under ``options.video_id``, deleted at the end."""
+    tracker_config = pipeline.tracker_config
+    if options.smooth:
+        # The offline smoother replaces the tracker's causal One-Euro filter, whose lag it could not undo.
+        tracker_config = dataclasses.replace(
+            tracker_config, smoothing=dataclasses.replace(tracker_config.smoothing, enabled=False)
+        )
+    video_id = options.video_id
+    pipeline.sessions.put(video_id, SessionState.new(video_id, tracker_config))
+    results: list[FrameResult] = []
+    times_ms: list[float] = []
+    started = last_log = time.monotonic()
+    log.info("[BATCH] video=%s started: %d frames", video_id, frames_total)
+    try:
+        for frame_number, image in frames:
+            if cancelled():
+                raise BatchCancelled(f"batch {video_id} cancelled after {len(results)} frames")
+            frame_started = time.perf_counter()
+            results.append(pipeline.process(FrameRequest(
+                image=image,
+                frame_number=frame_number,
+                video_id=video_id,
+                include_mesh=options.include_mesh,
+                include_faces=options.include_faces,
+                focal_length_px=options.focal_length_px,
+                simulate_misses=options.simulate_misses,
+            )))
+            times_ms.append((time.perf_counter() - frame_started) * 1000.0)
+            if progress is not None:
+                progress(len(results), frames_total)
+            if time.monotonic() - last_log >= PROGRESS_LOG_S:
+                last_log = time.monotonic()
+                log.info("[BATCH] video=%s %d/%d frames, %.1f s", video_id, len(results), frames_total,
+                         last_log - started)
+    finally:
+        pipeline.sessions.delete(video_id)
+    if progress is not None:  # a container's frame count is only an estimate; the frames read are the total
+        progress(len(results), len(results))
+
+    postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
+    faces = pipeline.faces if options.include_faces else None
+    body = {
+        "frames": [
+            frame_response(result, pipeline.backend, ms, include_mesh=options.include_mesh, faces=faces)
+            for result, ms in zip(results, times_ms)
+        ],
+        "summary": summary(results),
+    }
+    log.info("[BATCH] video=%s done: %d frames in %.1f s, coverage %s", video_id, len(results),
+             time.monotonic() - started, body["summary"]["coverage"])
+    return body
