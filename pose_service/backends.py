@@ -52,8 +52,20 @@ def _detector():
 
 
 def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
+    from .body.anny_model import AnnyModel, cache_dir
+    from .fitting.stage import FitStage
+
     detector = _loaded(report, "mediapipe_pose", _detector)
-    return FramePipeline("embedded", detector, sessions)
+    model = _loaded(report, "anny", AnnyModel)
+    return FramePipeline(
+        "embedded",
+        detector,
+        sessions,
+        fitter=FitStage(model),
+        body_model=model.name,
+        faces=model.faces,
+        files={"anny_cache": str(cache_dir())},
+    )
 
 
 def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 
+import cv2
 import numpy as np
 import pytest
 
@@ -45,8 +46,8 @@ def test_astronaut_gives_one_person_at_the_labelled_positions(client, astronaut_
         distance = np.hypot(by_name[name]["x"] - x, by_name[name]["y"] - y)
         assert distance <= tolerance, f"{name} is {distance:.1f} px from the label"
         assert by_name[name]["confidence"] > 0.5
-    # MediaPipe has no small toes: such keypoints are present with confidence 0, not invented.
-    assert by_name["left_small_toe"]["confidence"] == 0.0
+    # Every keypoint comes from the fitted body, small toes included (MediaPipe alone has none).
+    assert all(k["confidence"] > 0 for k in body["keypoints"])
     # The top level repeats the primary person.
     person = body["people"][0]
     assert person["keypoints"] == body["keypoints"] and person["source"] == "detected"
@@ -56,12 +57,47 @@ def test_astronaut_gives_one_person_at_the_labelled_positions(client, astronaut_
     k3 = {k["name"]: k for k in body["keypoints_3d"]}
     assert k3["mid_hip"]["x"] == k3["mid_hip"]["y"] == k3["mid_hip"]["z"] == 0.0
     assert -0.9 < k3["nose"]["y"] < -0.3
-    # Fields this backend cannot fill yet are null, never invented.
-    assert body["has_3d"] is False and body["mesh_vertices_data"] is None and body["mesh_faces_data"] is None
-    assert body["camera_translation"] is None
+    # A fitted Anny body, placed in front of the camera.
+    assert body["has_3d"] is True and person["body_model"] == "anny"
+    assert len(body["mesh_vertices_data"]) == 13718 and len(body["mesh_faces_data"]) == 27420
+    assert 0.3 < body["camera_translation"][2] < 10 and body["focal_length_px"] == 512.0
+    assert {k: np.shape(v) for k, v in person["body_params"].items()} == {
+        "global_orient": (3,), "body_pose": (18, 3), "shape": (6,)}
     # A new track is reported from its first frame, tentative until confirmed.
     assert person["track_id"] == 1 and 0 < body["tracking_confidence"] < 1
     assert body["processing_time_ms"] > 0
+
+
+def silhouette(body: dict) -> np.ndarray:
+    """The response's mesh projected into the image as a filled mask."""
+    width, height = body["image_size"]
+    points = np.asarray(body["mesh_vertices_data"]) + np.asarray(body["camera_translation"])
+    pixels = body["focal_length_px"] * points[:, :2] / points[:, 2:] + np.array([width / 2, height / 2])
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, list(np.round(pixels[np.asarray(body["mesh_faces_data"])]).astype(np.int32)), 1)
+    return mask
+
+
+def test_astronaut_mesh_covers_the_detected_keypoints(client, astronaut, astronaut_b64, app):
+    body = post(client, image_base64=astronaut_b64, frame_number=0, video_id="cover").get_json()
+    mask = cv2.dilate(silhouette(body), np.ones((9, 9), np.uint8))  # 4 px of slack around the outline
+    detected = app.extensions["pose_runtime"].pipeline().detector(astronaut)[0].keypoints_2d
+    seen = detected[detected[:, 2] > 0.5]
+    assert len(seen) >= 8  # head, neck, shoulders, right elbow: the rest of the body is out of the photo
+    inside = [bool(mask[int(round(y)), int(round(x))]) for x, y, _ in seen]
+    assert all(inside), f"{inside.count(False)} of {len(seen)} detected keypoints fall outside the projected mesh"
+    # And the mesh is a person-sized region, not the whole frame.
+    assert 0.05 < silhouette(body).mean() < 0.6
+
+
+def test_faces_can_be_left_out_and_fetched_once(client, astronaut_b64):
+    body = post(client, image_base64=astronaut_b64, frame_number=0, video_id="faces", include_faces=False).get_json()
+    assert body["mesh_faces_data"] is None and len(body["mesh_vertices_data"]) == 13718
+    faces = client.get("/mesh/faces?body_model=anny").get_json()
+    assert faces["body_model"] == "anny" and len(faces["mesh_faces_data"]) == 27420
+    assert client.get("/mesh/faces?body_model=smpl").status_code == 404
+    no_mesh = post(client, image_base64=astronaut_b64, frame_number=1, video_id="faces", include_mesh=False).get_json()
+    assert no_mesh["mesh_vertices_data"] is None and no_mesh["mesh_faces_data"] is None and no_mesh["has_3d"] is True
 
 
 def test_photo_without_a_person(client, no_person_b64):
@@ -158,7 +194,7 @@ def test_health_goes_from_warming_up_to_ready_and_limits_apply(gated_app, astron
     assert app.extensions["pose_runtime"].wait(timeout=300)
     health = client.get("/health").get_json()
     assert health["status"] == "ready" and health["ready"] is True
-    assert health["models"] == {"gate": "loaded", "mediapipe_pose": "loaded"}
+    assert health["models"] == {"gate": "loaded", "mediapipe_pose": "loaded", "anny": "loaded"}
     assert health["device"] == "cpu" and health["backend"] == "embedded" and health["version"]
     assert client.get("/v2/health/ready").status_code == 200
 

@@ -66,7 +66,7 @@ def frame_response(
         "image_size": list(result.image_size),
         "focal_length_px": result.focal_length_px,
         "backend": backend,
-        "has_3d": bool(primary and primary["mesh_vertices_data"] is not None),
+        "has_3d": bool(result.people and result.people[0].vertices is not None),
         "keypoints": primary["keypoints"] if primary else [],
         "keypoints_3d": primary["keypoints_3d"] if primary else [],
         "keypoint_count": len(primary["keypoints"]) if primary else 0,

@@ -8,7 +8,7 @@ and is never reported as predicted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -82,13 +82,13 @@ class Track:
                 keypoints_3d = self.smoothers["keypoints_3d"](keypoints_3d, time, config.smoothing)
             if translation is not None:
                 translation = self.smoothers["camera_translation"](translation, time, config.smoothing)
-        self.last = Person(
+        self.last = replace(
+            detection,
             keypoints_2d=keypoints_2d,
             bbox=tuple(float(v) for v in detection.bbox),
             score=float(detection.score),
             keypoints_3d=keypoints_3d,
             camera_translation=translation,
-            vertices=detection.vertices,
             track_id=self.track_id,
             source="detected",
             tracking_confidence=1.0 if self.confirmed else self.hits / config.n_init,
@@ -116,13 +116,12 @@ class Track:
         keypoints_2d[:, 2] *= confidence
         x, y, w, h = self.last.bbox
         corner = root_now + (np.array([x, y]) - root_before) * depth_ratio
-        return Person(
+        return replace(
+            self.last,
             keypoints_2d=keypoints_2d,
             bbox=(float(corner[0]), float(corner[1]), w * depth_ratio, h * depth_ratio),
             score=self.last.score * confidence,
-            keypoints_3d=self.last.keypoints_3d,
             camera_translation=translation,
-            vertices=self.last.vertices,
             track_id=self.track_id,
             source="predicted",
             tracking_confidence=confidence,
@@ -163,6 +162,8 @@ def _person_to_dict(person: Person) -> dict[str, Any]:
         "keypoints_3d": encode_array(person.keypoints_3d),
         "camera_translation": encode_array(person.camera_translation),
         "vertices": encode_array(person.vertices),
+        "body_model": person.body_model,
+        "body_params": None if person.body_params is None else {k: encode_array(v) for k, v in person.body_params.items()},
         "tracking_confidence": person.tracking_confidence,
     }
 
@@ -175,5 +176,7 @@ def _person_from_dict(data: dict[str, Any]) -> Person:
         keypoints_3d=decode_array(data["keypoints_3d"]),
         camera_translation=decode_array(data["camera_translation"]),
         vertices=decode_array(data["vertices"]),
+        body_model=data["body_model"],
+        body_params=None if data["body_params"] is None else {k: decode_array(v) for k, v in data["body_params"].items()},
         tracking_confidence=data["tracking_confidence"],
     )

@@ -64,6 +64,8 @@ class Tracker:
             for t, d in matches:
                 previous[d] = self.tracks[t].fit_state
             detections = refine(detections, previous)
+            # Refined detections (e.g. fitted bodies) locate better: the tracks absorb their locations.
+            cues = [detection_cues(d, focal, image_size, c.appearance) for d, c in zip(detections, cues)]
 
         outputs: list[Optional[Person]] = [None] * len(detections)
         for t, d in matches:

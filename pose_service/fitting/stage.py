@@ -1,0 +1,56 @@
+"""The fitter as a pipeline stage: fits the body model to each detected person, warm-started from its track."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any, Optional
+
+import numpy as np
+
+from ..body.base import BodyModel
+from ..types import Person
+from .fitter import Fitter, FitState
+
+
+class FitStage:
+    """``(image, people, previous fit states, focal) -> people`` with bodies (see ``pipeline.Fitter``).
+
+    A person whose keypoints are too few to fit keeps its detector keypoints and no mesh, and gives no new fit
+    state (its track keeps the last one). One fit at a time: the body model caches its rest mesh between calls.
+    """
+
+    def __init__(self, model: BodyModel, fitter: Optional[Fitter] = None) -> None:
+        self.model = model
+        self.fitter = fitter or Fitter()
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, image: np.ndarray, people: list[Person], previous: list[Optional[dict[str, Any]]], focal_length_px: float
+    ) -> list[Person]:
+        height, width = image.shape[:2]
+        fitted = []
+        with self._lock:
+            for person, state in zip(people, previous):
+                result = self.fitter.fit(
+                    self.model, person.keypoints_2d, (width, height), focal_length_px, person.keypoints_3d,
+                    None if state is None else FitState.from_dict(state),
+                )  # fmt: skip
+                if result is None:
+                    fitted.append(person)
+                    continue
+                params = result.state
+                fitted.append(
+                    replace(
+                        person,
+                        keypoints_2d=result.keypoints_2d,
+                        keypoints_3d=result.keypoints_3d,
+                        camera_translation=result.camera_translation,
+                        vertices=result.vertices,
+                        body_model=self.model.name,
+                        body_params={"global_orient": params.global_orient, "body_pose": params.body_pose,
+                                     "shape": params.shape},
+                        fit_state=params.to_dict(),
+                    )
+                )
+        return fitted
