@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
+.venv/bin/python -m pose_service.body.anny_model build-cache  # ~40 s the first time, then cached
 exec .venv/bin/python -m pytest "$@"
