@@ -34,6 +34,14 @@ def _vector(value: Optional[np.ndarray]) -> Optional[list[float]]:
     return None if value is None else [float(v) for v in value]
 
 
+MESH_DECIMALS = 4
+"""Vertices are sent in metres rounded to 0.1 mm: far below any model's accuracy, and ~40 % less JSON."""
+
+
+def mesh_json(vertices: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(vertices, np.float32), MESH_DECIMALS)
+
+
 def person_json(person: Person, include_mesh: bool) -> dict[str, Any]:
     return {
         "track_id": person.track_id,
@@ -45,7 +53,7 @@ def person_json(person: Person, include_mesh: bool) -> dict[str, Any]:
         "camera_translation": _vector(person.camera_translation),
         "body_model": person.body_model,
         "body_params": person.body_params,
-        "mesh_vertices_data": person.vertices if include_mesh and person.vertices is not None else None,
+        "mesh_vertices_data": mesh_json(person.vertices) if include_mesh and person.vertices is not None else None,
         "tracking_confidence": person.tracking_confidence,
     }
 
