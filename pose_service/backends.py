@@ -43,10 +43,12 @@ def _loaded(report: Report, name: str, load: Callable[[], T]) -> T:
     return value
 
 
-def _detector():
-    from .detect.mediapipe_pose import MediaPipePoseDetector
-
-    detector = MediaPipePoseDetector()
+def _detector(name: str):
+    if name == "mediapipe":
+        from .detect.mediapipe_pose import MediaPipePoseDetector as detector_class
+    else:
+        from .detect.blazepose import BlazePoseDetector as detector_class
+    detector = detector_class()
     detector.warm_up()
     return detector
 
@@ -55,7 +57,7 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
     from .body.anny_model import AnnyModel, cache_dir
     from .fitting.stage import FitStage
 
-    detector = _loaded(report, "mediapipe_pose", _detector)
+    detector = _loaded(report, config.detector, lambda: _detector(config.detector))
     model = _loaded(report, "anny", AnnyModel)
     return FramePipeline(
         "embedded",
@@ -65,6 +67,7 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
         body_model=model.name,
         faces=model.faces,
         files={"anny_cache": str(cache_dir())},
+        wide_search_every=config.wide_search_every,
     )
 
 
@@ -77,7 +80,7 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
     from .regress.hmr2 import HMR2Regressor
 
     device = torch.device(resolve_device(config.device))
-    detector = _loaded(report, "mediapipe_pose", _detector)
+    detector = _loaded(report, config.detector, lambda: _detector(config.detector))
     weights = resolve_weights()
     smpl_dir = data_path("smpl")
     log.info("[INIT] HMR 2.0 weights: %s; SMPL: %s", weights, smpl_dir)
@@ -94,4 +97,5 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
         faces=smpl.faces,
         device=str(device),
         files={"hmr2_weights": str(weights), "smpl": str(smpl_dir)},
+        wide_search_every=config.wide_search_every,
     )

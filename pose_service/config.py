@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 BACKENDS = ("embedded", "hmr2")
+DETECTORS = ("blazepose", "mediapipe")
 OOM_POLICIES = ("cpu", "fail")
 
 
@@ -17,6 +18,11 @@ OOM_POLICIES = ("cpu", "fail")
 class ServiceConfig:
     backend: str = "embedded"
     """Which pose backend serves requests (``POSE_BACKEND``)."""
+    detector: str = "blazepose"
+    """Person detector (``POSE_DETECTOR``): ``blazepose`` (the bundled BlazePose models on LiteRT, several people,
+    small ones found by tiles) or ``mediapipe`` (MediaPipe's legacy pose graph, one person per image)."""
+    wide_search_every: int = 10
+    """Search each video's frames in tiles every this many frames, for new, small people (``POSE_WIDE_SEARCH_EVERY``)."""
     device: str = "auto"
     """Torch device for models that use torch (``POSE_DEVICE``): ``auto`` (CUDA when available), ``cpu``, ``cuda``."""
     oom_policy: str = "cpu"
@@ -48,9 +54,12 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
-        if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions) <= 0:
+        if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,
+               self.wide_search_every) <= 0:
             raise ValueError("size limits, session TTL and session cap must be positive")
         if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:
             raise ValueError("batch frame limit, job cap and job TTL must be positive")

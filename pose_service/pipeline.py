@@ -14,21 +14,26 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Optional
+from collections.abc import Sequence
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
 from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
 from .tracking import TrackerConfig
-from .types import FrameResult, Person
+from .types import Box, FrameResult, Person
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SESSION = "default"
 """The session of requests that give no ``video_id``."""
 
-Detector = Callable[[np.ndarray], list[Person]]
+class Detector(Protocol):
+    def __call__(self, image: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
+        """People in an (H, W, 3) RGB image. ``hints``: boxes where people are expected (the session's tracks),
+        searched more closely; ``wide``: also search the frame in tiles, for small, distant people."""
+
 Regressor = Callable[[np.ndarray, list[Person], float], list[Person]]
 """(image, detected people, focal_length_px) -> the same people with 3D bodies filled in."""
 Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float], list[Person]]
@@ -77,6 +82,7 @@ class FramePipeline:
         faces: Optional[np.ndarray] = None,
         device: str = "cpu",
         files: Optional[dict[str, str]] = None,
+        wide_search_every: int = 10,
     ) -> None:
         self.backend = backend
         self.detector = detector
@@ -92,6 +98,8 @@ class FramePipeline:
         self.device = device
         self.files = files or {}
         """Model files loaded, by role, for /health."""
+        self.wide_search_every = wide_search_every
+        """Search the whole frame in tiles on every this many frames of a video (new, small people)."""
 
     def new_session(self, video_id: str) -> SessionState:
         return SessionState.new(video_id, self.tracker_config)
@@ -101,18 +109,20 @@ class FramePipeline:
         height, width = image.shape[:2]
         focal = request.focal_length_px or self.default_focal(width, height)
         video_id = request.video_id or DEFAULT_SESSION
-        people = [
-            person
-            for i, person in enumerate(self.detector(image))
-            if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)
-        ]
-        if self.regressor is not None:
-            people = self.regressor(image, people, focal)
         refine = None
         if self.fitter is not None:
             fitter = self.fitter
             refine = lambda detections, previous: fitter(image, detections, previous, focal)  # noqa: E731
         with self.sessions.session(video_id, lambda: self.new_session(video_id)) as session:
+            hints = [track.last.bbox for track in session.tracker.tracks]
+            wide = session.frames_seen % self.wide_search_every == 0
+            people = [
+                person
+                for i, person in enumerate(self.detector(image, hints, wide))
+                if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)
+            ]
+            if self.regressor is not None:
+                people = self.regressor(image, people, focal)
             people = session.track(request.frame_number, people, image, focal, (width, height), refine=refine)
         # The primary person (people[0], repeated at the top level of the response): detected before predicted,
         # then the most confident.

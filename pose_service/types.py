@@ -11,6 +11,10 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 
+Box = tuple[float, float, float, float]
+"""x, y (top-left corner), width, height in image pixels."""
+
+
 @dataclass
 class Person:
     """One person in one frame."""

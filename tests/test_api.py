@@ -194,7 +194,7 @@ def test_health_goes_from_warming_up_to_ready_and_limits_apply(gated_app, astron
     assert app.extensions["pose_runtime"].wait(timeout=300)
     health = client.get("/health").get_json()
     assert health["status"] == "ready" and health["ready"] is True
-    assert health["models"] == {"gate": "loaded", "mediapipe_pose": "loaded", "anny": "loaded"}
+    assert health["models"] == {"gate": "loaded", "blazepose": "loaded", "anny": "loaded"}
     assert health["device"] == "cpu" and health["backend"] == "embedded" and health["version"]
     assert client.get("/v2/health/ready").status_code == 200
 

@@ -92,5 +92,5 @@ def test_log_lines_and_clean_shutdown(server, astronaut_b64):
     process.send_signal(signal.SIGTERM)
     log = process.communicate(timeout=60)[0]
     assert process.returncode == 0
-    assert "[STARTUP] pose service" in log and "[INIT] mediapipe_pose: loaded" in log
+    assert "[STARTUP] pose service" in log and "[INIT] blazepose: loaded" in log
     assert "[POSE] video=logged frame=5 people=1 predicted=0 ms=" in log

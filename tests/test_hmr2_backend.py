@@ -130,7 +130,7 @@ def test_service_serves_hmr2_from_a_released_size_checkpoint(hmr2_cache, astrona
             subprocess.run(["sleep", "0.25"])
         assert health["status"] == "ready", health
         assert health["backend"] == "hmr2" and health["device"] in ("cpu", "cuda")
-        assert health["models"] == {"mediapipe_pose": "loaded", "hmr2": "loaded", "smpl": "loaded"}
+        assert health["models"] == {"blazepose": "loaded", "hmr2": "loaded", "smpl": "loaded"}
         assert health["files"]["hmr2_weights"].endswith("epoch=35-step=1000000.ckpt")
 
         status, body = call(base + "/pose/hybrid", json.dumps({"image_base64": astronaut_b64, "frame_number": 0}).encode())

@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from ..types import Person
+from ..types import Box, Person
 from .mediapipe_pose import landmarks_to_person, mediapipe_to_body25
 
 DETECTOR_SIZE = 224
@@ -43,10 +43,6 @@ ROI_SCALE = 1.25  # pose_detection_to_roi / pose_landmarks_to_roi: margin the la
 NMS_IOU = 0.3  # pose_detection_cpu: min_suppression_threshold
 HEATMAP_KERNEL = 7  # RefineLandmarksFromHeatmapCalculator kernel_size
 HEATMAP_MIN_CONFIDENCE = 0.5  # its min_confidence_to_refine default
-
-Box = tuple[float, float, float, float]
-"""x, y, width, height in image pixels."""
-
 
 def model_paths() -> tuple[Path, Path]:
     """The detector and full landmark model inside the installed mediapipe package (found without importing it)."""
@@ -192,6 +188,7 @@ class BlazePoseDetector:
         tile_min_side: int = 640,
         hint_margin: float = 1.5,
         max_people: Optional[int] = None,
+        min_presence_zoomed: float = 0.8,
     ) -> None:
         """
         min_detection_confidence: detector score threshold (MediaPipe's min_detection_confidence).
@@ -201,6 +198,7 @@ class BlazePoseDetector:
         tile_min_side: tile by default when the frame's longer side is at least this many pixels.
         hint_margin: a hint box is searched in a square crop this many times its longer side.
         max_people: keep at most this many people, best detector scores first (None: all).
+        min_presence_zoomed: pose-presence threshold for people found only in a tile or hint crop.
         """
         from ai_edge_litert.interpreter import Interpreter
 
@@ -227,6 +225,7 @@ class BlazePoseDetector:
         self.tile_min_side = tile_min_side
         self.hint_margin = hint_margin
         self.max_people = max_people
+        self.min_presence_zoomed = min_presence_zoomed
         self._lock = threading.Lock()  # a LiteRT interpreter runs one invocation at a time
 
     def warm_up(self) -> None:
@@ -235,9 +234,9 @@ class BlazePoseDetector:
         self.detect(blank, tiles=False)
         self.track(blank, [PoseRoi(128.0, 128.0, 256.0, 0.0)])
 
-    def __call__(self, rgb: np.ndarray) -> list[Person]:
-        """Detect in an (H, W, 3) RGB uint8 image."""
-        return [estimate.person for estimate in self.detect(rgb)]
+    def __call__(self, rgb: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
+        """Detect in an (H, W, 3) RGB uint8 image; ``hints`` and ``wide`` (tiles) as :meth:`detect`."""
+        return [estimate.person for estimate in self.detect(rgb, hints, tiles=wide)]
 
     def detect(
         self, rgb: np.ndarray, hint_rois: Sequence[Box] = (), tiles: Optional[bool] = None
@@ -269,6 +268,9 @@ class BlazePoseDetector:
                     # A tile or hint crop may cut the body, which skews the detector's alignment points; one
                     # tracking step re-crops on the landmarks' own ROI, as MediaPipe's next frame would.
                     estimate = self._landmarks(rgb, estimate.next_roi) or estimate
+                    # Many small views find face-like texture now and then: hold them to a stricter presence.
+                    if estimate.person.score < self.min_presence_zoomed:
+                        continue
                 if estimate is not None and not any(_same_body(estimate, other) for other in estimates):
                     estimates.append(estimate)
             return estimates

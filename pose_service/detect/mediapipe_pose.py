@@ -12,11 +12,13 @@ so those keep confidence 0.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
 from ..conventions import BODY25_INDEX, BODY25_NAMES, NUM_KEYPOINTS, ROOT_NAME
-from ..types import Person
+from ..types import Box, Person
 
 BODY25_FROM_MEDIAPIPE: dict[str, tuple[str, ...]] = {
     "nose": ("NOSE",),
@@ -124,8 +126,9 @@ class MediaPipePoseDetector:
     def close(self) -> None:
         self._pose.close()
 
-    def __call__(self, rgb: np.ndarray) -> list[Person]:
-        """Detect in an (H, W, 3) RGB uint8 image."""
+    def __call__(self, rgb: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
+        """Detect in an (H, W, 3) RGB uint8 image. The graph searches the whole image for one person, so the
+        search ``hints`` and ``wide`` of the detector protocol do not apply."""
         height, width = rgb.shape[:2]
         with self._lock:
             result = self._pose.process(np.ascontiguousarray(rgb))
