@@ -258,7 +258,9 @@ class BlazePoseDetector:
             runs = [self._detect_region(rgb, region) for region in regions]
             dets, whole_frame = self._merge(runs)
             estimates: list[PoseEstimate] = []
-            for box, keypoints, from_whole_frame in zip(dets.boxes, dets.keypoints, whole_frame):
+            # Whole-frame detections first: the people they find decide which zoomed-in views are parts of them.
+            for i in np.argsort(~np.asarray(whole_frame, bool), kind="stable"):
+                box, keypoints, from_whole_frame = dets.boxes[i], dets.keypoints[i], whole_frame[i]
                 # Another run's view of someone already found (their nose is at this face box): the landmark
                 # model, the expensive part, is not run for it.
                 if any(_inside(e.landmarks[0, :2], box) for e in estimates):
@@ -268,8 +270,11 @@ class BlazePoseDetector:
                     # A tile or hint crop may cut the body, which skews the detector's alignment points; one
                     # tracking step re-crops on the landmarks' own ROI, as MediaPipe's next frame would.
                     estimate = self._landmarks(rgb, estimate.next_roi) or estimate
-                    # Many small views find face-like texture now and then: hold them to a stricter presence.
-                    if estimate.person.score < self.min_presence_zoomed:
+                    # Many small views find face-like texture now and then, often on someone already found (a
+                    # ball in their hands): hold them to a stricter presence, and drop small ones inside another.
+                    if estimate.person.score < self.min_presence_zoomed or any(
+                        _part_of(estimate.person.bbox, other.person.bbox) for other in estimates
+                    ):
                         continue
                 if estimate is not None and not any(_same_body(estimate, other) for other in estimates):
                     estimates.append(estimate)
@@ -358,6 +363,18 @@ class BlazePoseDetector:
         person = landmarks_to_person(self._to_body25, landmarks[:, :3], world[:NUM_POSE_LANDMARKS], presence)
         next_roi = PoseRoi.from_alignment(image_xy[AUX_CENTRE], image_xy[AUX_SCALE])
         return PoseEstimate(person=person, next_roi=next_roi, landmarks=landmarks)
+
+
+def _part_of(view: Box, person: Box, covered: float = 0.8, relative_height: float = 0.5, iou: float = 0.5) -> bool:
+    """Whether a zoomed-in ``view`` is of someone already found at ``person``: it lies mostly (``covered`` of its
+    area) inside their box at under ``relative_height`` of its height (their hands or face), or overlaps their box
+    by more than ``iou`` (a second, poorer landmark solution for the same body)."""
+    x0, y0 = max(view[0], person[0]), max(view[1], person[1])
+    x1, y1 = min(view[0] + view[2], person[0] + person[2]), min(view[1] + view[3], person[1] + person[3])
+    overlap = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    view_area, person_area = view[2] * view[3], person[2] * person[3]
+    inside = overlap >= covered * view_area and view[3] < relative_height * person[3]
+    return inside or overlap > iou * (view_area + person_area - overlap)
 
 
 def _inside(point: np.ndarray, box: np.ndarray) -> bool:

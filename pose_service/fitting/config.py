@@ -61,6 +61,8 @@ class FitConfig:
         about the same, so a few wrong detections do not drag the body.
     min_depth / max_depth: metres in front of the camera that every keypoint must keep / the body must not pass
         (translation prior).
+    max_depth_ratio: a warm frame's closed-form translation that changes the depth by more than this factor is
+        not trusted as the starting point (the previous translation is used).
     history_size: LBFGS memory.
     """
 
@@ -72,6 +74,7 @@ class FitConfig:
     robust_sigma_px: float = 50.0
     min_depth: float = 0.3
     max_depth: float = 50.0
+    max_depth_ratio: float = 1.3
     history_size: int = 20
     limb_pairs: tuple[tuple[str, str], ...] = field(
         default=(

@@ -146,7 +146,10 @@ class Fitter:
             stages, frames_since_shape = self.config.cold_stages, 0
         else:
             params = self._warm_init(model, targets, previous)
+            # The temporal term pulls towards the previous frame's fit (its translation too, not the re-solved one).
             targets.previous = {k: v.clone() for k, v in params.items()}
+            targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
+                                                           device=model.device).reshape(1, 3)
             stages, frames_since_shape = self.config.warm_stages, previous.frames_since_shape + 1
             every = self.config.shape_every_n_frames
             if every > 0 and frames_since_shape >= every:
@@ -236,7 +239,13 @@ class Fitter:
         # The person moved since the last frame: re-solve the translation for the previous pose (one cheap forward).
         keypoints_2d = targets.keypoints_2d.double().cpu().numpy()
         weights = targets.weights_2d.double().cpu().numpy()
-        params["translation"] = self._translation(model, targets, self._keypoints(model, params), keypoints_2d, weights)
+        translation = self._translation(model, targets, self._keypoints(model, params), keypoints_2d, weights)
+        # A body does not change depth by a third between frames: such a solve comes from odd keypoints (a pose
+        # the previous frame's body cannot explain), so start from where the body was instead.
+        previous_depth = float(previous.translation[2])
+        if abs(np.log(max(float(translation[0, 2]), 1e-6) / previous_depth)) > np.log(self.config.max_depth_ratio):
+            translation = torch.tensor(previous.translation, dtype=model.dtype, device=model.device).reshape(1, 3)
+        params["translation"] = translation
         return params
 
     def _translation(self, model, targets, points, keypoints_2d, weights) -> torch.Tensor:

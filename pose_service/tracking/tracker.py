@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Optional
 
 import numpy as np
@@ -11,7 +12,7 @@ from ..conventions import default_focal_length
 from ..types import Person
 from .appearance import describe
 from .config import TrackerConfig
-from .cost import assign, cost_matrix, detection_cues
+from .cost import Cues, assign, cost_matrix, detection_cues
 from .kalman import LocationFilter
 from .track import Track
 
@@ -64,8 +65,9 @@ class Tracker:
             for t, d in matches:
                 previous[d] = self.tracks[t].fit_state
             detections = refine(detections, previous)
-            # Refined detections (e.g. fitted bodies) locate better: the tracks absorb their locations.
-            cues = [detection_cues(d, focal, image_size, c.appearance) for d, c in zip(detections, cues)]
+            # The detector's 2D root stays the image location (a fit can be off on a hard frame); a refined
+            # detection adds the depth it lacked.
+            cues = [_with_depth(c, detection_cues(d, focal, image_size, None)) for d, c in zip(detections, cues)]
 
         outputs: list[Optional[Person]] = [None] * len(detections)
         for t, d in matches:
@@ -96,3 +98,10 @@ class Tracker:
         tracker.next_id = int(state["next_id"])
         tracker.tracks = [Track.from_dict(t) for t in state["tracks"]]
         return tracker
+
+
+def _with_depth(cues: Cues, refined: Cues) -> Cues:
+    """``cues`` with the refined detection's depth where it had none."""
+    if np.isfinite(cues.location[2]) or not np.isfinite(refined.location[2]):
+        return cues
+    return replace(cues, location=np.array([cues.location[0], cues.location[1], refined.location[2]]))
