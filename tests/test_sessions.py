@@ -159,3 +159,20 @@ def test_different_videos_proceed_in_parallel() -> None:
     for thread in threads:
         thread.join()
     assert sorted(met) == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_resident_memory_comes_back_after_a_thousand_real_sessions_expire() -> None:
+    """The process's RSS, with sessions holding real fitted meshes (scripts/bench_session_memory.py)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "scripts/bench_session_memory.py", "--sessions", "1000"],
+        cwd=root, capture_output=True, text=True, timeout=600,
+    )
+    report = run.stdout.strip().splitlines()[-1]
+    assert run.returncode == 0, report + run.stderr[-2000:]
+    assert "after expiring 1000" in report
