@@ -53,7 +53,8 @@ class FrameRequest:
     include_faces: bool = True
     focal_length_px: Optional[float] = None
     simulate_misses: float = 0.0
-    """For testing gap filling: the fraction of detections to ignore (deterministic per video, frame, person)."""
+    """For testing gap filling: the fraction of detections to ignore (deterministic per video, frame, person), once
+    the video has a track."""
 
 
 class GpuOutOfMemory(RuntimeError):
@@ -116,11 +117,13 @@ class FramePipeline:
         with self.sessions.session(video_id, lambda: self.new_session(video_id)) as session:
             hints = [track.last.bbox for track in session.tracker.tracks]
             wide = session.frames_seen % self.wide_search_every == 0
-            people = [
-                person
-                for i, person in enumerate(self.detector(image, hints, wide))
-                if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)
-            ]
+            people = self.detector(image, hints, wide)
+            if session.tracker.tracks:  # a miss before anyone is tracked tests nothing: there is nothing to fill
+                people = [
+                    person
+                    for i, person in enumerate(people)
+                    if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)
+                ]
             if self.regressor is not None:
                 people = self.regressor(image, people, focal)
             people = session.track(request.frame_number, people, image, focal, (width, height), refine=refine)
