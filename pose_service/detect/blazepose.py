@@ -365,16 +365,15 @@ class BlazePoseDetector:
         return PoseEstimate(person=person, next_roi=next_roi, landmarks=landmarks)
 
 
-def _part_of(view: Box, person: Box, covered: float = 0.8, relative_height: float = 0.5, iou: float = 0.5) -> bool:
+def _part_of(view: Box, person: Box, covered: float = 0.8, iou: float = 0.5) -> bool:
     """Whether a zoomed-in ``view`` is of someone already found at ``person``: it lies mostly (``covered`` of its
-    area) inside their box at under ``relative_height`` of its height (their hands or face), or overlaps their box
-    by more than ``iou`` (a second, poorer landmark solution for the same body)."""
+    area) inside their box (their hands or face, or a narrower second solution for the same body), or overlaps
+    their box by more than ``iou``."""
     x0, y0 = max(view[0], person[0]), max(view[1], person[1])
     x1, y1 = min(view[0] + view[2], person[0] + person[2]), min(view[1] + view[3], person[1] + person[3])
     overlap = max(0.0, x1 - x0) * max(0.0, y1 - y0)
     view_area, person_area = view[2] * view[3], person[2] * person[3]
-    inside = overlap >= covered * view_area and view[3] < relative_height * person[3]
-    return inside or overlap > iou * (view_area + person_area - overlap)
+    return overlap >= covered * view_area or overlap > iou * (view_area + person_area - overlap)
 
 
 def _inside(point: np.ndarray, box: np.ndarray) -> bool:
