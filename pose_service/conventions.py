@@ -49,6 +49,17 @@ COCO17_NAMES: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 
+# The skeleton's bones as (parent, child) names, for drawing and limb-length terms.
+BODY25_LIMBS: tuple[tuple[str, str], ...] = (
+    ("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"), ("nose", "left_eye"), ("left_eye", "left_ear"),
+    ("neck", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("neck", "mid_hip"), ("mid_hip", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("mid_hip", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("right_ankle", "right_heel"), ("right_ankle", "right_big_toe"), ("right_big_toe", "right_small_toe"),
+    ("left_ankle", "left_heel"), ("left_ankle", "left_big_toe"), ("left_big_toe", "left_small_toe"),
+)
+
 # Left/right pairs, e.g. for mirroring and for symmetric limb-length terms.
 BODY25_FLIP_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (name, "right_" + name[len("left_"):]) for name in BODY25_NAMES if name.startswith("left_")

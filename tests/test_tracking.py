@@ -163,7 +163,7 @@ def test_two_dimensional_detections_are_tracked_and_shifted_when_missed() -> Non
     assert missed.bbox[0] == pytest.approx(out[0].bbox[0] + FOCAL * 0.02 / 4.0, abs=0.5)
 
 
-def test_smoothing_reduces_jitter() -> None:
+def test_smoothing_reduces_jitter_without_lagging_on_motion() -> None:
     rng = np.random.default_rng(5)
     raw, smooth = Tracker(TrackerConfig(smoothing=SmoothingConfig(enabled=False))), Tracker()
     jitter = {"raw": [], "smooth": []}
@@ -171,7 +171,14 @@ def test_smoothing_reduces_jitter() -> None:
         p = person(STANDING, np.array([0.0, 0.1, 4.0]) + rng.normal(0, 0.01, 3))
         for name, tracker in (("raw", raw), ("smooth", smooth)):
             jitter[name].append(tracker.step(t, [replace(p)], None, FOCAL, SIZE)[0].camera_translation)
-    assert np.std(jitter["smooth"][10:], axis=0).sum() < 0.5 * np.std(jitter["raw"][10:], axis=0).sum()
+    assert np.std(jitter["smooth"][10:], axis=0).sum() < 0.7 * np.std(jitter["raw"][10:], axis=0).sum()
+
+    # Walking across at 1 m/s: the smoothed position trails the true one by under 2 cm.
+    mover = Tracker()
+    for t in range(30):
+        truth = np.array([-1.0 + t / 30, 0.1, 4.0])
+        out = mover.step(t, [person(STANDING, truth)], None, FOCAL, SIZE)[0].camera_translation
+    assert abs(out[0] - truth[0]) < 0.02
 
 
 def test_fit_state_is_kept_per_track_and_returned_with_predictions() -> None:

@@ -1,0 +1,271 @@
+"""Synthetic clips with ground truth: posed Anny bodies rendered by a pinhole camera over a background.
+
+A clip is a :class:`ClipSpec` (image size, focal length, frames, background, people, occluders); each
+:class:`PersonSpec` walks a straight line at constant velocity on a ground plane, with a motion from
+:mod:`.motion`, a heading, and a shape. Deterministic: the same spec renders the same frames.
+
+Ground truth per frame and person (camera axes and units of :mod:`pose_service.conventions`):
+``joints_cam`` (25, 3) BODY_25 joints in the camera frame, ``joints_rel`` (25, 3) root-relative,
+``keypoints_2d`` (25, 2) pixels, ``visible`` (25,) in the image and not hidden by nearer geometry (the rendered
+depth at the keypoint's pixel belongs to this person, or lies behind the joint), ``camera_translation`` (3,),
+``bbox`` [x, y, w, h] of the visible silhouette (None when none of it is in view), and ``in_view``.
+Per person: ``shape`` (6,) Anny phenotype logits. Rest-pose vertices come from the body model
+(``model.rest_vertices``) and are not stored per frame.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from ..body.anny_model import AnnyModel
+from ..conventions import default_focal_length
+from ..render import Mesh, PinholeCamera, render_meshes
+from .motion import MOTIONS
+
+# Clothing colours (RGB, 0..1) by the bone that moves a vertex most.
+SKIN_TONES = ((0.87, 0.69, 0.56), (0.62, 0.44, 0.32), (0.42, 0.28, 0.2), (0.95, 0.8, 0.68))
+SHIRTS = ((0.15, 0.35, 0.75), (0.8, 0.2, 0.2), (0.2, 0.6, 0.3), (0.95, 0.85, 0.3), (0.55, 0.3, 0.65))
+TROUSERS = ((0.15, 0.15, 0.2), (0.35, 0.3, 0.25), (0.25, 0.3, 0.5), (0.6, 0.6, 0.6))
+SHOES = (0.1, 0.08, 0.06)
+
+
+@dataclass
+class PersonSpec:
+    identity: int
+    motion: str = "walk"
+    start: tuple[float, float] = (0.0, 3.0)
+    """(x, z) on the ground plane at frame 0, metres in the camera frame."""
+    velocity: tuple[float, float] = (0.0, 0.0)
+    """(vx, vz) metres per second."""
+    heading: float = 0.0
+    """Yaw in radians about the camera's y axis (0: facing the camera)."""
+    turn_rate: float = 0.0
+    """Change of heading, radians per second."""
+    shape: tuple[float, ...] = (0.0,) * 6
+    """Anny phenotype logits (gender, age, muscle, weight, height, proportions); 0 is average."""
+    skin: int = 0
+    shirt: int = 0
+    trousers: int = 0
+    phase: float = 0.0
+    """Seconds added to the clip time for this person's motion."""
+
+
+@dataclass
+class Occluder:
+    """An upright box standing on the ground: centre (x, z) and size (width, height, depth) in metres."""
+
+    centre: tuple[float, float]
+    size: tuple[float, float, float] = (0.8, 1.2, 0.3)
+    color: tuple[float, float, float] = (0.45, 0.35, 0.25)
+
+
+@dataclass
+class ClipSpec:
+    frames: int = 60
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    focal_length: Optional[float] = None
+    """Pixels; default: the service's default for the image size."""
+    camera_height: float = 1.0
+    """Metres above the ground; the camera looks horizontally."""
+    background: str = "room"
+    """"room" (wall and floor with texture), "noise", or "plain"."""
+    people: list[PersonSpec] = field(default_factory=lambda: [PersonSpec(identity=1)])
+    occluders: list[Occluder] = field(default_factory=list)
+    seed: int = 0
+
+
+@dataclass
+class Clip:
+    spec: ClipSpec
+    camera: PinholeCamera
+    frames: list[np.ndarray]
+    """RGB uint8 (H, W, 3)."""
+    ground_truth: list[dict[int, dict[str, Any]]]
+    """Per frame: identity -> that person's ground truth (see the module docstring)."""
+
+
+def background(spec: ClipSpec) -> np.ndarray:
+    """(H, W, 3) uint8 RGB backdrop, deterministic from ``spec.seed``."""
+    rng = np.random.default_rng(spec.seed)
+    h, w = spec.height, spec.width
+    if spec.background == "plain":
+        return np.full((h, w, 3), 128, np.uint8)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 3)
+    if spec.background == "noise":
+        return np.clip(128 + 60 * noise / noise.std(), 0, 255).astype(np.uint8)
+    horizon = h // 2  # the camera looks horizontally: the horizon is the image's middle row
+    image = np.empty((h, w, 3), np.float32)
+    rows = np.arange(h)[:, None]
+    wall = np.array([0.78, 0.76, 0.7]) * 255 * (0.85 + 0.15 * rows[:horizon] / horizon)[..., None]
+    image[:horizon] = wall
+    image[horizon:] = np.array([0.45, 0.42, 0.38]) * 255
+    image += 8 * noise / noise.std()
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _bone_groups(model: AnnyModel) -> np.ndarray:
+    """(V,) clothing group per vertex: 0 skin, 1 shirt, 2 trousers, 3 shoes (by its heaviest bone)."""
+    labels = model.full.bone_labels
+    heaviest = model.full.vertex_bone_indices.gather(1, model.full.vertex_bone_weights.argmax(1, keepdim=True))[:, 0]
+
+    def group(label: str) -> int:
+        if label.startswith(("neck", "head", "eye", "wrist", "finger", "metacarpal")):
+            return 0
+        if label.startswith(("spine", "clavicle", "shoulder", "upperarm", "lowerarm")):
+            return 1
+        if label.startswith(("foot", "toe")):
+            return 3
+        return 2  # root, pelvis, legs
+
+    table = np.array([group(label) for label in labels])
+    return table[heaviest.numpy()]
+
+
+class ClipRenderer:
+    """Renders :class:`ClipSpec` s with one Anny model (load it once; rendering a 640x480 frame takes ~40 ms)."""
+
+    def __init__(self, model: AnnyModel) -> None:
+        self.model = model
+        self.groups = _bone_groups(model)
+        self.faces = model.faces
+
+    def colors(self, person: PersonSpec) -> np.ndarray:
+        palette = np.array([
+            SKIN_TONES[person.skin % len(SKIN_TONES)], SHIRTS[person.shirt % len(SHIRTS)],
+            TROUSERS[person.trousers % len(TROUSERS)], SHOES,
+        ])  # fmt: skip
+        return palette[self.groups]
+
+    @torch.inference_mode()
+    def body(self, person: PersonSpec, t: float, ground_y: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(vertices_cam (V, 3), joints_cam (25, 3), translation (3,)) of ``person`` at time ``t``, feet on the ground."""
+        pose = torch.tensor(MOTIONS[person.motion](t + person.phase), dtype=torch.float32)[None]
+        heading = person.heading + person.turn_rate * t
+        orient = torch.tensor([[0.0, heading, 0.0]])
+        shape = torch.tensor([person.shape], dtype=torch.float32)
+        out = self.model(orient, pose, shape)
+        vertices, joints = out.vertices[0].double().numpy(), out.keypoints[0].double().numpy()
+        x = person.start[0] + person.velocity[0] * t
+        z = person.start[1] + person.velocity[1] * t
+        translation = np.array([x, ground_y - vertices[:, 1].max(), z])  # lowest point (largest y) on the floor
+        return vertices + translation, joints + translation, translation
+
+    def render(self, spec: ClipSpec) -> Clip:
+        focal = spec.focal_length or default_focal_length(spec.width, spec.height)
+        camera = PinholeCamera.for_image(spec.width, spec.height, focal)
+        backdrop = background(spec)
+        occluder_meshes = [_box_mesh(o, spec.camera_height) for o in spec.occluders]
+        frames, truth = [], []
+        for index in range(spec.frames):
+            t = index / spec.fps
+            bodies = {p.identity: self.body(p, t, spec.camera_height) for p in spec.people}
+            meshes = [Mesh(bodies[p.identity][0], self.faces, self.colors(p)) for p in spec.people]
+            render = render_meshes(meshes + occluder_meshes, camera, backdrop)
+            frames.append(render.image)
+            truth.append({
+                p.identity: _person_truth(i, bodies[p.identity], camera, render) for i, p in enumerate(spec.people)
+            })
+        return Clip(spec=spec, camera=camera, frames=frames, ground_truth=truth)
+
+
+def _box_mesh(box: Occluder, ground_y: float) -> Mesh:
+    (cx, cz), (w, h, d) = box.centre, box.size
+    xs, ys, zs = (cx - w / 2, cx + w / 2), (ground_y - h, ground_y), (cz - d / 2, cz + d / 2)
+    corners = np.array([[x, y, z] for x in xs for y in ys for z in zs])
+    # Twelve triangles, counter-clockwise seen from outside.
+    faces = np.array([
+        [0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+        [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3],
+    ])  # fmt: skip
+    return Mesh(corners, faces, box.color)
+
+
+def _person_truth(index: int, body: tuple[np.ndarray, np.ndarray, np.ndarray], camera: PinholeCamera,
+                  render) -> dict[str, Any]:
+    vertices, joints, translation = body
+    pixels = camera.project(joints)
+    inside = camera.in_image(pixels)
+    visible = np.zeros(len(joints), bool)
+    for k in np.flatnonzero(inside):
+        u, v = int(pixels[k, 0]), int(pixels[k, 1])
+        owner, depth = render.mesh_index[v, u], render.depth[v, u]
+        # A joint lies inside its body, behind its own surface: hidden only by something else in front of it.
+        visible[k] = owner in (index, -1) or depth > joints[k, 2]
+    silhouette = np.argwhere(render.mesh_index == index)
+    bbox = None
+    if len(silhouette):
+        (y0, x0), (y1, x1) = silhouette.min(0), silhouette.max(0)
+        bbox = [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
+    return {
+        "joints_cam": joints,
+        "joints_rel": joints - translation,
+        "keypoints_2d": pixels,
+        "visible": visible,
+        "camera_translation": translation,
+        "bbox": bbox,
+        "in_view": bbox is not None,
+    }
+
+
+def save_clip(clip: Clip, folder: Path) -> Path:
+    """Frames as ``frame_00000.png`` ... and ``ground_truth.json`` (arrays as nested lists) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(clip.frames):
+        cv2.imwrite(str(folder / f"frame_{i:05d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    camera = clip.camera
+    document = {
+        "format": "pose-service synthetic clip v1; conventions: pose_service/conventions.py; see pose_service/synth/clip.py",
+        "spec": asdict(clip.spec),
+        "intrinsics": {"fx": camera.fx, "fy": camera.fy, "cx": camera.cx, "cy": camera.cy,
+                       "width": camera.width, "height": camera.height},
+        "people": {p.identity: {"shape": list(p.shape)} for p in clip.spec.people},
+        "frames": [
+            {str(identity): {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in person.items()}
+             for identity, person in frame.items()}
+            for frame in clip.ground_truth
+        ],
+    }
+    path = folder / "ground_truth.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------- presets
+def preset(name: str, seed: int = 0) -> ClipSpec:
+    """Named clips used by the tests, benchmarks and issue figures."""
+    rng = np.random.default_rng(seed)
+
+    def shape() -> tuple[float, ...]:
+        return tuple(float(v) for v in rng.normal(0, 0.4, 6))
+
+    if name == "single_person_3m":  # one person about 3 m away, walking on the spot while turning slowly
+        return ClipSpec(frames=60, seed=seed, people=[
+            PersonSpec(1, "walk", start=(0.0, 3.0), heading=-0.5, turn_rate=0.5, shape=shape(), shirt=0)])
+    if name == "one_person_140_frames":  # walks across slowly, turning; for coverage and gap filling
+        return ClipSpec(frames=140, seed=seed, people=[
+            PersonSpec(1, "walk", start=(-0.8, 3.2), velocity=(0.35, 0.0), heading=0.6, turn_rate=-0.3,
+                       shape=shape(), shirt=1, trousers=2)])
+    if name == "two_people_crossing":  # they walk past each other, the nearer one hiding the other for a while
+        return ClipSpec(frames=90, seed=seed, people=[
+            PersonSpec(1, "walk", start=(-1.2, 3.0), velocity=(0.8, 0.0), heading=-1.2, shape=shape(),
+                       skin=0, shirt=1, trousers=0),
+            PersonSpec(2, "walk", start=(1.4, 4.2), velocity=(-0.8, 0.0), heading=1.2, shape=shape(),
+                       skin=2, shirt=2, trousers=3, phase=0.4),
+        ])
+    if name == "leaves_the_frame":  # walks out of view to the right, and a box hides the legs on the way
+        return ClipSpec(frames=90, seed=seed, occluders=[Occluder(centre=(0.6, 2.6), size=(0.8, 0.7, 0.3))], people=[
+            PersonSpec(1, "walk", start=(-0.6, 3.2), velocity=(1.2, 0.0), heading=-1.3, shape=shape(), shirt=3)])
+    raise ValueError(f"unknown preset {name!r}")
+
+
+PRESETS = ("single_person_3m", "one_person_140_frames", "two_people_crossing", "leaves_the_frame")
