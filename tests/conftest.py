@@ -70,3 +70,26 @@ def smpl_pkl(smpl_arrays, tmp_path_factory):
     from tests.synthetic_smpl import write_official_format_pkl
 
     return write_official_format_pkl(smpl_arrays, tmp_path_factory.mktemp("smpl") / "SMPL_NEUTRAL.pkl")
+
+
+@pytest.fixture(scope="session")
+def pipeline(app):
+    """The embedded pipeline of the session's app (BlazePose + Anny fitting + tracking)."""
+    return app.extensions["pose_runtime"].pipeline()
+
+
+@pytest.fixture(scope="session")
+def clip_renderer(pipeline):
+    from pose_service.synth.clip import ClipRenderer
+
+    return ClipRenderer(pipeline.fitter.model)
+
+
+@pytest.fixture(scope="session")
+def render_preset(clip_renderer):
+    """preset name -> rendered Clip, each rendered once per session."""
+    from functools import lru_cache
+
+    from pose_service.synth.clip import preset
+
+    return lru_cache(maxsize=None)(lambda name: clip_renderer.render(preset(name)))

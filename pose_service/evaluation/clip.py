@@ -4,8 +4,9 @@ Per frame, the reported people are matched one to one (Hungarian, scipy) to the 
 mean 2D distance over the ground truth's visible keypoints; a pair farther apart than ``match_fraction`` of the
 person's box height is no match. Then, over the clip:
 
-* detected people: PA-MPJPE and MPJPE of the root-relative 3D keypoints (mm, all 25 BODY_25 joints), the median
-  2D keypoint error over visible keypoints (px), and whether a mesh came with them;
+* detected people: MPJPE, N-MPJPE (scale-aligned) and PA-MPJPE (Procrustes-aligned) of the root-relative 3D
+  keypoints (mm, all 25 BODY_25 joints), the median 2D keypoint error over visible keypoints (px), and whether a
+  mesh came with them;
 * predicted people: the same 3D errors, listed with the gap length (frames since the track's last detection);
 * coverage per identity: frames in view with a matched person / frames in view;
 * identity switches: times an identity's matched track id changes.
@@ -21,17 +22,18 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..types import Person
-from .keypoints3d import mpjpe, pa_mpjpe
+from .keypoints3d import mpjpe, n_mpjpe, pa_mpjpe
 
 
 @dataclass
 class ClipScore:
     pa_mpjpe_mm: list[float] = field(default_factory=list)
+    n_mpjpe_mm: list[float] = field(default_factory=list)
     mpjpe_mm: list[float] = field(default_factory=list)
     error_2d_px: list[float] = field(default_factory=list)
     detected_without_mesh: int = 0
-    predicted: list[tuple[int, float, float]] = field(default_factory=list)
-    """(gap length in frames, MPJPE mm, PA-MPJPE mm) per predicted person."""
+    predicted: list[tuple[int, float, float, float]] = field(default_factory=list)
+    """(gap length in frames, MPJPE, N-MPJPE, PA-MPJPE in mm) per predicted person."""
     in_view: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     covered: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     track_ids: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -46,12 +48,14 @@ class ClipScore:
         return {
             "detected": len(self.pa_mpjpe_mm),
             "pa_mpjpe_mm": float(np.mean(self.pa_mpjpe_mm)) if self.pa_mpjpe_mm else None,
+            "n_mpjpe_mm": float(np.mean(self.n_mpjpe_mm)) if self.n_mpjpe_mm else None,
             "mpjpe_mm": float(np.mean(self.mpjpe_mm)) if self.mpjpe_mm else None,
             "median_2d_px": float(np.median(self.error_2d_px)) if self.error_2d_px else None,
             "detected_without_mesh": self.detected_without_mesh,
             "predicted": len(self.predicted),
             f"predicted_mpjpe_mm_gaps_le_{max_gap}": float(np.mean([p[1] for p in short])) if short else None,
-            f"predicted_pa_mpjpe_mm_gaps_le_{max_gap}": float(np.mean([p[2] for p in short])) if short else None,
+            f"predicted_n_mpjpe_mm_gaps_le_{max_gap}": float(np.mean([p[2] for p in short])) if short else None,
+            f"predicted_pa_mpjpe_mm_gaps_le_{max_gap}": float(np.mean([p[3] for p in short])) if short else None,
             "coverage": {i: self.covered[i] / n for i, n in self.in_view.items()},
             "identity_switches": self.identity_switches,
             "track_ids": {i: sorted(set(ids)) for i, ids in self.track_ids.items()},
@@ -93,10 +97,11 @@ def score_frame(score: ClipScore, people: list[Person], truth: dict[int, dict[st
             score.track_ids[identity].append(person.track_id)
         if person.keypoints_3d is None:
             continue
-        errors = 1000 * mpjpe(person.keypoints_3d, gt["joints_rel"]), 1000 * pa_mpjpe(person.keypoints_3d, gt["joints_rel"])
+        errors = tuple(1000 * f(person.keypoints_3d, gt["joints_rel"]) for f in (mpjpe, n_mpjpe, pa_mpjpe))
         if person.source == "detected":
             score.mpjpe_mm.append(errors[0])
-            score.pa_mpjpe_mm.append(errors[1])
+            score.n_mpjpe_mm.append(errors[1])
+            score.pa_mpjpe_mm.append(errors[2])
             visible = gt["visible"]
             score.error_2d_px.extend(np.linalg.norm(person.keypoints_2d[visible, :2] - gt["keypoints_2d"][visible], axis=1))
             score.detected_without_mesh += person.vertices is None

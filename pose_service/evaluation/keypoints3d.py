@@ -46,3 +46,12 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None
     rotation, translation and scale."""
     pred, gt = _masked(pred, gt, mask)
     return mpjpe(procrustes_align(pred, gt), gt)
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray, mask: Optional[np.ndarray] = None) -> float:
+    """MPJPE after scaling root-relative ``pred`` by the least-squares factor onto ``gt`` (Rhodin et al. 2018):
+    the error that one camera can resolve, free of the overall body size (a small near person and a large far one
+    look the same), but not of rotation."""
+    pred, gt = _masked(pred, gt, mask)
+    scale = (pred * gt).sum() / max((pred**2).sum(), 1e-12)
+    return mpjpe(scale * pred, gt)

@@ -67,6 +67,9 @@ class TrackerConfig:
     """Frames a confirmed track is predicted (and can be re-associated) after its last detection."""
     confidence_tau: float = 10.0
     """Frames: a predicted person's ``tracking_confidence`` is ``exp(-frames_since_detection / tau)``."""
+    pose_extrapolation_s: float = 0.1
+    """A predicted person's 3D keypoints continue at their smoothed velocity for at most this many seconds from the
+    last detection (then hold); 0 carries the last pose unchanged."""
     appearance_alpha: float = 0.1
     """A track's appearance is an EMA of its detections' with weight ``alpha * score**2`` (PHALP)."""
     cost: CostConfig = field(default_factory=CostConfig)
@@ -74,7 +77,8 @@ class TrackerConfig:
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
     def __post_init__(self) -> None:
-        if self.n_init < 1 or self.max_age < 0 or self.tentative_max_misses < 0 or self.confidence_tau <= 0:
+        if self.n_init < 1 or self.max_age < 0 or self.tentative_max_misses < 0 or self.confidence_tau <= 0 \
+                or self.pose_extrapolation_s < 0:
             raise ValueError("n_init >= 1, max_age >= 0, tentative_max_misses >= 0 and confidence_tau > 0 are required")
 
     def to_dict(self) -> dict[str, Any]:

@@ -107,9 +107,10 @@ class Track:
         root_now = centre + focal_length_px * np.array([u, v])
         translation = np.array([u, v, 1.0]) * np.exp(n) if self.location.has_depth else None
 
+        keypoints_3d = self._extrapolated_pose(frame, config)
         keypoints_2d = self.last.keypoints_2d.copy()
-        if translation is not None and self.last.keypoints_3d is not None:
-            points = self.last.keypoints_3d + translation
+        if translation is not None and keypoints_3d is not None:
+            points = keypoints_3d + translation
             keypoints_2d[:, :2] = centre + focal_length_px * points[:, :2] / points[:, 2:3]
         else:
             keypoints_2d[:, :2] = root_now + (keypoints_2d[:, :2] - root_before) * depth_ratio
@@ -121,12 +122,22 @@ class Track:
             keypoints_2d=keypoints_2d,
             bbox=(float(corner[0]), float(corner[1]), w * depth_ratio, h * depth_ratio),
             score=self.last.score * confidence,
+            keypoints_3d=keypoints_3d,
             camera_translation=translation,
             track_id=self.track_id,
             source="predicted",
             tracking_confidence=confidence,
             fit_state=self.fit_state,
         )
+
+    def _extrapolated_pose(self, frame: int, config: TrackerConfig) -> Optional[np.ndarray]:
+        """The last root-relative 3D keypoints moved on at the One-Euro filter's velocity estimate for up to
+        ``pose_extrapolation_s`` (a limb mid-swing keeps swinging for a few frames); the last pose without one."""
+        pose, speed = self.last.keypoints_3d, self.smoothers["keypoints_3d"].speed
+        if pose is None or speed is None or speed.shape != pose.shape:
+            return pose
+        horizon = min(self.frames_unseen(frame) / config.smoothing.fps, config.pose_extrapolation_s)
+        return pose + speed * horizon
 
     def to_dict(self) -> dict[str, Any]:
         return {
