@@ -54,10 +54,13 @@ def _detector(name: str):
 
 
 def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
+    detector = _loaded(report, config.detector, lambda: _detector(config.detector))
+    if config.body_model == "none":
+        return FramePipeline("embedded", detector, sessions, wide_search_every=config.wide_search_every)
+
     from .body.anny_model import AnnyModel, cache_dir
     from .fitting.stage import FitStage
 
-    detector = _loaded(report, config.detector, lambda: _detector(config.detector))
     model = _loaded(report, "anny", AnnyModel)
     return FramePipeline(
         "embedded",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 BACKENDS = ("embedded", "hmr2")
 DETECTORS = ("blazepose", "mediapipe")
+BODY_MODELS = ("anny", "none")
 OOM_POLICIES = ("cpu", "fail")
 
 
@@ -21,6 +22,9 @@ class ServiceConfig:
     detector: str = "blazepose"
     """Person detector (``POSE_DETECTOR``): ``blazepose`` (the bundled BlazePose models on LiteRT, several people,
     small ones found by tiles) or ``mediapipe`` (MediaPipe's legacy pose graph, one person per image)."""
+    body_model: str = "anny"
+    """Embedded backend's body model (``POSE_BODY_MODEL``): ``anny`` fits a mesh to every person; ``none`` returns
+    the detector's 2D and 3D keypoints only (no mesh, no camera translation), the fastest mode."""
     wide_search_every: int = 10
     """Search each video's frames in tiles every this many frames, for new, small people (``POSE_WIDE_SEARCH_EVERY``)."""
     device: str = "auto"
@@ -56,6 +60,8 @@ class ServiceConfig:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        if self.body_model not in BODY_MODELS:
+            raise ValueError(f"unknown body_model {self.body_model!r}; choose one of {', '.join(BODY_MODELS)}")
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
         if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,

@@ -16,3 +16,12 @@ def test_unknown_backend_and_bad_limits_are_refused():
         ServiceConfig(backend="nope")
     with pytest.raises(ValueError):
         ServiceConfig.from_env({"POSE_MAX_BODY_BYTES": "0"})
+
+
+def test_keypoints_only_mode_has_no_body_stage():
+    from pose_service.backends import build_pipeline
+
+    pipeline = build_pipeline(ServiceConfig(body_model="none", detector="mediapipe"), lambda name, state: None)
+    assert pipeline.fitter is None and pipeline.faces is None and pipeline.body_model is None
+    with pytest.raises(ValueError, match="unknown body_model"):
+        ServiceConfig(body_model="smplx")

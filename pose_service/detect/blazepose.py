@@ -250,12 +250,14 @@ class BlazePoseDetector:
         height, width = rgb.shape[:2]
         if tiles is None:
             tiles = max(width, height) >= self.tile_min_side
-        regions = [(0.0, 0.0, float(width), float(height))]
-        regions += [self._hint_region(box) for box in hint_rois]
-        if tiles:
-            regions += self.tile_regions(width, height)
         with self._lock:
-            runs = [self._detect_region(rgb, region) for region in regions]
+            runs = [self._detect_region(rgb, (0.0, 0.0, float(width), float(height)))]
+            # A hint whose person the whole frame already shows (their hip centre in its box) needs no closer look.
+            hips = runs[0].keypoints[:, 0]
+            regions = [self._hint_region(box) for box in hint_rois if not any(_in_box(hip, box) for hip in hips)]
+            if tiles:
+                regions += self.tile_regions(width, height)
+            runs += [self._detect_region(rgb, region) for region in regions]
             dets, whole_frame = self._merge(runs)
             estimates: list[PoseEstimate] = []
             # Whole-frame detections first: the people they find decide which zoomed-in views are parts of them.
@@ -374,6 +376,12 @@ def _part_of(view: Box, person: Box, covered: float = 0.8, iou: float = 0.5) -> 
     overlap = max(0.0, x1 - x0) * max(0.0, y1 - y0)
     view_area, person_area = view[2] * view[3], person[2] * person[3]
     return overlap >= covered * view_area or overlap > iou * (view_area + person_area - overlap)
+
+
+def _in_box(point: np.ndarray, box: Box) -> bool:
+    """Whether a point lies in an ``(x, y, width, height)`` box."""
+    x, y, w, h = box
+    return bool(x <= point[0] <= x + w and y <= point[1] <= y + h)
 
 
 def _inside(point: np.ndarray, box: np.ndarray) -> bool:
