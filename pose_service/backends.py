@@ -43,18 +43,25 @@ def _loaded(report: Report, name: str, load: Callable[[], T]) -> T:
     return value
 
 
-def _detector(name: str):
-    if name == "mediapipe":
-        from .detect.mediapipe_pose import MediaPipePoseDetector as detector_class
+def _detector(config: ServiceConfig):
+    if config.detector == "vitdet":
+        from .detect.vitdet import ViTDetDetector
+
+        detector = ViTDetDetector(device=resolve_device(config.device))
+    elif config.detector == "mediapipe":
+        from .detect.mediapipe_pose import MediaPipePoseDetector
+
+        detector = MediaPipePoseDetector()
     else:
-        from .detect.blazepose import BlazePoseDetector as detector_class
-    detector = detector_class()
+        from .detect.blazepose import BlazePoseDetector
+
+        detector = BlazePoseDetector()
     detector.warm_up()
     return detector
 
 
 def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
-    detector = _loaded(report, config.detector, lambda: _detector(config.detector))
+    detector = _loaded(report, config.detector, lambda: _detector(config))
     if config.body_model == "none":
         return FramePipeline("embedded", detector, sessions, wide_search_every=config.wide_search_every)
 
@@ -80,16 +87,18 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
     from .body.smpl_model import SMPLModel
     from .models.hmr2.camera import hmr2_focal_length
     from .models.hmr2.checkpoint import data_path, load_hmr2, resolve_weights
-    from .regress.hmr2 import HMR2Regressor
+    from .regress.hmr2 import BOX_PADDING, HMR2Regressor
 
     device = torch.device(resolve_device(config.device))
-    detector = _loaded(report, config.detector, lambda: _detector(config.detector))
+    detector = _loaded(report, config.detector, lambda: _detector(config))
     weights = resolve_weights()
     smpl_dir = data_path("smpl")
     log.info("[INIT] HMR 2.0 weights: %s; SMPL: %s", weights, smpl_dir)
     network = _loaded(report, "hmr2", lambda: load_hmr2(weights, device="cpu"))
     smpl = _loaded(report, "smpl", lambda: SMPLModel.from_file(smpl_dir))
-    regressor = HMR2Regressor(network, smpl, device, oom_policy=config.oom_policy)
+    # Keypoint extents stop short of the silhouette; a detector's own boxes (ViTDet) are used as they are.
+    padding = 1.0 if config.detector == "vitdet" else BOX_PADDING
+    regressor = HMR2Regressor(network, smpl, device, oom_policy=config.oom_policy, box_padding=padding)
     return FramePipeline(
         "hmr2",
         detector,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 BACKENDS = ("embedded", "hmr2")
-DETECTORS = ("blazepose", "mediapipe")
+DETECTORS = ("blazepose", "mediapipe", "vitdet")
 BODY_MODELS = ("anny", "none")
 OOM_POLICIES = ("cpu", "fail")
 
@@ -21,7 +21,8 @@ class ServiceConfig:
     """Which pose backend serves requests (``POSE_BACKEND``)."""
     detector: str = "blazepose"
     """Person detector (``POSE_DETECTOR``): ``blazepose`` (the bundled BlazePose models on LiteRT, several people,
-    small ones found by tiles) or ``mediapipe`` (MediaPipe's legacy pose graph, one person per image)."""
+    small ones found by tiles), ``mediapipe`` (MediaPipe's legacy pose graph, one person per image), or, for the
+    hmr2 backend only, ``vitdet`` (4D-Humans' detector; needs detectron2, see ``detect/vitdet.py``)."""
     body_model: str = "anny"
     """Embedded backend's body model (``POSE_BODY_MODEL``): ``anny`` fits a mesh to every person; ``none`` returns
     the detector's 2D and 3D keypoints only (no mesh, no camera translation), the fastest mode."""
@@ -60,6 +61,8 @@ class ServiceConfig:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        if self.detector == "vitdet" and self.backend != "hmr2":
+            raise ValueError("the vitdet detector gives boxes without keypoints: use it with the hmr2 backend")
         if self.body_model not in BODY_MODELS:
             raise ValueError(f"unknown body_model {self.body_model!r}; choose one of {', '.join(BODY_MODELS)}")
         if self.oom_policy not in OOM_POLICIES:

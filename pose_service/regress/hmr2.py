@@ -1,7 +1,7 @@
 """HMR 2.0 as a pipeline stage: detected people -> SMPL bodies, all crops of a frame in one batched forward.
 
-Per person: the detector's box (keypoint extent, padded by ``BOX_PADDING`` because keypoints stop short of the
-silhouette) -> upstream's crop -> network -> SMPL (through the body-model layer) -> root-relative vertices and
+Per person: the detector's box (a keypoint extent is padded by ``BOX_PADDING`` because keypoints stop short of
+the silhouette; a box detector's box is used as it is) -> upstream's crop -> network -> SMPL (through the body-model layer) -> root-relative vertices and
 BODY_25 keypoints in camera axes, the root's translation in the full image's camera (``cam_crop_to_full`` with the
 request's focal length or upstream's ``5000/256 * max(W, H)``), and 2D keypoints projected from the 3D ones.
 
@@ -57,11 +57,13 @@ class HMR2Regressor:
         smpl: SMPLModel,
         device: torch.device,
         oom_policy: Literal["cpu", "fail"] = "cpu",
+        box_padding: float = BOX_PADDING,
     ) -> None:
         self.network = network.to(device).eval()
         self.smpl = smpl.to(device)
         self.device = device
         self.oom_policy = oom_policy
+        self.box_padding = box_padding
         self._cpu_network: Optional[HMR2] = None
         self._lock = threading.Lock()
 
@@ -94,7 +96,7 @@ class HMR2Regressor:
             return people
         height, width = image.shape[:2]
         focal = float(focal_length_px or hmr2_focal_length((width, height)))
-        crops = preprocess(image, padded_boxes(people))
+        crops = preprocess(image, padded_boxes(people, self.box_padding))
         with self._lock:
             out = self._run_network(crops.images)
             global_orient = roma.rotmat_to_rotvec(out["global_orient"][:, 0] @ _SMPL_TO_CAMERA.to(self.device))
