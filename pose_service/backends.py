@@ -69,11 +69,13 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
     from .fitting.stage import FitStage
 
     model = _loaded(report, "anny", AnnyModel)
+    fitter = FitStage(model)
+    fitter.warm_up()
     return FramePipeline(
         "embedded",
         detector,
         sessions,
-        fitter=FitStage(model),
+        fitter=fitter,
         body_model=model.name,
         faces=model.faces,
         files={"anny_cache": str(cache_dir())},

@@ -25,6 +25,19 @@ class FitStage:
         self.fitter = fitter or Fitter()
         self._lock = threading.Lock()
 
+    def warm_up(self, width: int = 640, height: int = 480) -> None:
+        """One cold fit to the model's own rest pose 3 m away: torch's first calls pay set-up costs (~1 s) that
+        would otherwise land on the first request."""
+        import torch
+
+        with torch.no_grad():
+            keypoints = self.model(*self.model.zero_params(), with_vertices=False).keypoints[0].double().numpy()
+        points = keypoints + np.array([0.0, 0.0, 3.0])
+        focal = float(max(width, height))
+        pixels = focal * points[:, :2] / points[:, 2:] + np.array([width / 2, height / 2])
+        detected = np.column_stack([pixels, np.ones(len(pixels))])
+        self.fitter.fit(self.model, detected, (width, height), focal, keypoints)
+
     def __call__(
         self, image: np.ndarray, people: list[Person], previous: list[Optional[dict[str, Any]]], focal_length_px: float
     ) -> list[Person]:
