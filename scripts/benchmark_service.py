@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -66,6 +68,21 @@ def spawn_server() -> tuple[str, subprocess.Popen]:
     return f"http://127.0.0.1:{port}", process
 
 
+@contextmanager
+def service(url: str, spawn: bool, ready_timeout: float = 600) -> Iterator[str]:
+    """A ready service's URL for the block: ``url``, or a gunicorn server on a free loopback port, stopped after."""
+    process = None
+    if spawn:
+        url, process = spawn_server()
+    try:
+        wait_ready(url, ready_timeout)
+        yield url
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+
 def wait_ready(url: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,26 +127,18 @@ def main() -> int:
         ).encode()
         for i, f in enumerate(frames)
     ]
-    server = None
-    if args.spawn:
-        args.url, server = spawn_server()
-    try:
-        wait_ready(args.url)
-        post(args.url, bodies[0])  # warm-up request, not counted
-        processing, round_trip, detected, sizes = [], [], 0, []
+    with service(args.url, args.spawn) as url:
+        post(url, bodies[0])  # warm-up request, not counted
+        processing, round_trip, detected = [], [], 0
         for body in bodies:
             started = time.perf_counter()
-            result = post(args.url, body)
+            result = post(url, body)
             round_trip.append((time.perf_counter() - started) * 1000)
             processing.append(result["processing_time_ms"])
             detected += bool(result["people"])
         print(f"{len(bodies)} frames {size[0]}x{size[1]} ({args.video or 'built-in panning clip'}), {detected} with a person")
         print(f"processing_time_ms: {percentiles(processing)}")
         print(f"round trip:         {percentiles(round_trip)}")
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
     return 0
 
 

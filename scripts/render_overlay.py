@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from benchmark_service import spawn_server, wait_ready  # noqa: E402
+from benchmark_service import service  # noqa: E402
 from test_frame_coverage import jpeg_b64, post_frame  # noqa: E402
 
 from pose_service.batch.video import read_frames  # noqa: E402
@@ -45,6 +46,36 @@ def frames(source: Path, max_frames: int | None) -> Iterator[np.ndarray]:
         yield from read_frames(source, max_frames)
 
 
+def write_overlays(args: argparse.Namespace, saved: Iterator[str] | None, stack: ExitStack) -> int:
+    """Draw every frame's response; returns how many frames."""
+    faces, writer, count = None, None, 0
+    if saved is None:
+        try:
+            with urllib.request.urlopen(args.url + "/mesh/faces", timeout=60) as response:
+                faces = np.asarray(json.loads(response.read())["mesh_faces_data"])
+        except urllib.error.HTTPError:
+            faces = None  # a backend without meshes: keypoints only
+    for index, rgb in enumerate(frames(args.source, args.max_frames)):
+        if saved is not None:
+            response = json.loads(next(saved))
+        else:
+            body = {"image_base64": jpeg_b64(rgb), "frame_number": index, "video_id": args.video_id,
+                    "include_faces": False}
+            if args.focal:
+                body["focal_length_px"] = args.focal
+            response = post_frame(args.url, body)
+        overlay = cv2.cvtColor(draw_response(rgb, response, faces), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(args.out / f"overlay_{index:05d}.png"), overlay)
+        if args.video is not None:
+            if writer is None:
+                height, width = overlay.shape[:2]
+                writer = cv2.VideoWriter(str(args.video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+                stack.callback(writer.release)
+            writer.write(overlay)
+        count += 1
+    return count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="a video file or a folder of frames")
@@ -60,41 +91,11 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     saved = iter(args.responses.read_text().splitlines()) if args.responses else None
-    server = None
-    if saved is None and args.spawn:
-        args.url, server = spawn_server()
-    faces, writer = None, None
-    try:
+    with ExitStack() as stack:
         if saved is None:
-            wait_ready(args.url)
-            try:
-                with urllib.request.urlopen(args.url + "/mesh/faces", timeout=60) as response:
-                    faces = np.asarray(json.loads(response.read())["mesh_faces_data"])
-            except urllib.error.HTTPError:
-                faces = None  # a backend without meshes: keypoints only
-        for index, rgb in enumerate(frames(args.source, args.max_frames)):
-            if saved is not None:
-                response = json.loads(next(saved))
-            else:
-                body = {"image_base64": jpeg_b64(rgb), "frame_number": index, "video_id": args.video_id,
-                        "include_faces": False}
-                if args.focal:
-                    body["focal_length_px"] = args.focal
-                response = post_frame(args.url, body)
-            overlay = cv2.cvtColor(draw_response(rgb, response, faces), cv2.COLOR_RGB2BGR)
-            cv2.imwrite(str(args.out / f"overlay_{index:05d}.png"), overlay)
-            if args.video is not None:
-                if writer is None:
-                    height, width = overlay.shape[:2]
-                    writer = cv2.VideoWriter(str(args.video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
-                writer.write(overlay)
-        print(f"wrote {index + 1} overlays to {args.out}" + (f" and {args.video}" if args.video else ""))
-    finally:
-        if writer is not None:
-            writer.release()
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
+            args.url = stack.enter_context(service(args.url, args.spawn))
+        count = write_overlays(args, saved, stack)
+    print(f"wrote {count} overlays to {args.out}" + (f" and {args.video}" if args.video else ""))
     return 0
 
 

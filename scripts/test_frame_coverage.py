@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import signal
 import sys
 import time
 import urllib.error
@@ -29,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from benchmark_service import spawn_server, wait_ready  # noqa: E402
+from benchmark_service import service  # noqa: E402
 from pose_service.batch.video import read_frames  # noqa: E402
 
 
@@ -105,19 +104,12 @@ def main() -> int:
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for /health to be ready")
     args = parser.parse_args()
 
-    server = None
-    if args.spawn:
-        args.url, server = spawn_server()
     try:
-        wait_ready(args.url, args.ready_timeout)
-        return run(args)
+        with service(args.url, args.spawn, args.ready_timeout) as args.url:
+            return run(args)
     except urllib.error.URLError as error:
         print(f"{args.url}: {error.reason}")
         return 2
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
 
 
 if __name__ == "__main__":

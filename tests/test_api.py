@@ -278,3 +278,31 @@ def test_interleaved_videos_keep_separate_sessions(client, astronaut_b64, no_per
     left, right = client.get("/sessions/left").get_json(), client.get("/sessions/right").get_json()
     assert (left["frames_with_body"], left["detected_count"], len(left["tracks"])) == (3, 3, 1)
     assert (right["frames_with_body"], right["detected_count"], right["tracks"]) == (0, 0, [])
+
+
+def test_overlay_draws_the_mesh_on_the_person_only(client, astronaut, astronaut_b64, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pose_service.render.overlay import draw_response
+
+    body = post(client, image_base64=astronaut_b64, frame_number=0, video_id="overlay").get_json()
+    overlay = draw_response(astronaut, body)
+    changed = np.abs(overlay.astype(int) - astronaut.astype(int)).sum(axis=2) > 0
+    mask = silhouette(body).astype(bool)
+    assert changed[mask].mean() > 0.9  # the mesh is drawn over the person...
+    assert not changed[:60, 420:].any()  # ...and not over the shuttle in the top right corner
+
+    # The script reads saved responses and a folder of frames just the same.
+    frames, out = tmp_path / "frames", tmp_path / "out"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    (tmp_path / "responses.jsonl").write_text(json.dumps(body) + "\n")
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "scripts/render_overlay.py", str(frames), str(out), "--responses",
+                          str(tmp_path / "responses.jsonl")], cwd=root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    written = cv2.cvtColor(cv2.imread(str(out / "overlay_00000.png")), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(written, overlay)
