@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,6 +12,9 @@ from .pipeline import FramePipeline
 from .sessions import InMemorySessionStore, SessionStore
 
 log = logging.getLogger(__name__)
+
+SMPL_MODEL_ENV = "POSE_SMPL_MODEL"
+"""A SMPL neutral model file (.npz or official .pkl) for ``POSE_BODY_MODEL=smpl``."""
 
 Report = Callable[[str, str], None]
 """report(model_name, state) with state "loading", "loaded" or "failed: <reason>"."""
@@ -65,10 +69,9 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
     if config.body_model == "none":
         return FramePipeline("embedded", detector, sessions, wide_search_every=config.wide_search_every)
 
-    from .body.anny_model import AnnyModel, cache_dir
     from .fitting.stage import FitStage
 
-    model = _loaded(report, "anny", AnnyModel)
+    model, files = _loaded(report, config.body_model, lambda: _body_model(config.body_model))
     fitter = FitStage(model)
     fitter.warm_up()
     return FramePipeline(
@@ -78,9 +81,22 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
         fitter=fitter,
         body_model=model.name,
         faces=model.faces,
-        files={"anny_cache": str(cache_dir())},
+        files=files,
         wide_search_every=config.wide_search_every,
     )
+
+
+def _body_model(name: str):
+    """The body model to fit and the files it came from: Anny (free, in its wheel) or the user's SMPL."""
+    if name == "smpl":
+        from .body.smpl_model import SMPLModel
+        from .models.hmr2.checkpoint import data_path
+
+        path = os.environ.get(SMPL_MODEL_ENV) or data_path("smpl")
+        return SMPLModel.from_file(path), {"smpl": str(path)}
+    from .body.anny_model import AnnyModel, cache_dir
+
+    return AnnyModel(), {"anny_cache": str(cache_dir())}
 
 
 def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 BACKENDS = ("embedded", "hmr2")
 DETECTORS = ("blazepose", "mediapipe", "vitdet")
-BODY_MODELS = ("anny", "none")
+BODY_MODELS = ("anny", "smpl", "none")
 OOM_POLICIES = ("cpu", "fail")
 
 
@@ -24,8 +24,10 @@ class ServiceConfig:
     small ones found by tiles), ``mediapipe`` (MediaPipe's legacy pose graph, one person per image), or, for the
     hmr2 backend only, ``vitdet`` (4D-Humans' detector; needs detectron2, see ``detect/vitdet.py``)."""
     body_model: str = "anny"
-    """Embedded backend's body model (``POSE_BODY_MODEL``): ``anny`` fits a mesh to every person; ``none`` returns
-    the detector's 2D and 3D keypoints only (no mesh, no camera translation), the fastest mode."""
+    """Embedded backend's body model (``POSE_BODY_MODEL``): ``anny`` fits a mesh to every person; ``smpl`` fits the
+    user's licensed SMPL model instead (``SMPL_NEUTRAL.npz``/``.pkl`` under ``$HMR2_CACHE_DIR/data/smpl``, or the file
+    ``POSE_SMPL_MODEL`` names); ``none`` returns the detector's 2D and 3D keypoints only (no mesh, no camera
+    translation), the fastest mode."""
     wide_search_every: int = 10
     """Search each video's frames in tiles every this many frames, for new, small people (``POSE_WIDE_SEARCH_EVERY``)."""
     device: str = "auto"
