@@ -23,7 +23,7 @@ from ..config import ServiceConfig
 from ..decode import DecodeError, decode_image
 from ..pipeline import GpuOutOfMemory
 from .errors import ApiError
-from .routes import _json_body, _pipeline, _runtime
+from .context import json_body, ready_pipeline, runtime
 from .schemas import BatchFrame, BatchOptionsFields, BatchRequest, BatchVideoForm, parse
 
 bp = Blueprint("batch", __name__)
@@ -68,7 +68,7 @@ def _decode(frame: BatchFrame, index: int, max_pixels: int) -> np.ndarray:
 
 
 def prepare_json(config: ServiceConfig, batch_id: str) -> PreparedBatch:
-    req = parse(BatchRequest, _json_body())
+    req = parse(BatchRequest, json_body())
     if len(req.frames) > config.batch_max_frames:
         raise _too_many(len(req.frames), config)
     numbers = [i if f.frame_number is None else f.frame_number for i, f in enumerate(req.frames)]
@@ -116,8 +116,8 @@ def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
 
 @bp.post("/pose/batch")
 def pose_batch() -> Response:
-    config = _runtime().config
-    pipeline = _pipeline()
+    config = runtime().config
+    pipeline = ready_pipeline()
     batch_id = uuid.uuid4().hex[:16]
     is_upload = request.mimetype == "multipart/form-data"
     batch = prepare_video(config, batch_id) if is_upload else prepare_json(config, batch_id)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from .. import __version__
 from ..decode import DecodeError, decode_image
-from ..pipeline import FramePipeline, FrameRequest, GpuOutOfMemory
-from ..runtime import ModelRuntime, NotReady
+from ..pipeline import FrameRequest, GpuOutOfMemory
+from .context import json_body, ready_pipeline, runtime
 from .errors import ApiError
 from .response import frame_response, session_summary
 from .schemas import PoseRequest, parse
@@ -19,30 +19,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pose", __name__)
 
 
-def _runtime() -> ModelRuntime:
-    return current_app.extensions["pose_runtime"]
-
-
-def _pipeline() -> FramePipeline:
-    runtime = _runtime()
-    try:
-        return runtime.pipeline()
-    except NotReady as exc:
-        raise ApiError(503, "model_failed" if exc.failed else "not_ready", str(exc), runtime.config.retry_after_s)
-
-
-def _json_body() -> object:
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the frame as JSON with Content-Type: application/json")
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
-    return payload
-
-
 @bp.get("/health")
 def health() -> Response:
-    body = _runtime().health() | {"version": __version__}
+    body = runtime().health() | {"version": __version__}
     response = jsonify(body)
     response.status_code = 200 if body["ready"] else 503
     return response
@@ -55,7 +34,7 @@ def live() -> Response:
 
 @bp.get("/v2/health/ready")
 def ready() -> Response:
-    is_ready = _runtime().health()["ready"]
+    is_ready = runtime().health()["ready"]
     response = jsonify({"ready": is_ready})
     response.status_code = 200 if is_ready else 503
     return response
@@ -64,11 +43,11 @@ def ready() -> Response:
 @bp.post("/pose/hybrid")
 def pose_hybrid() -> Response:
     started = time.perf_counter()
-    runtime = _runtime()
-    req = parse(PoseRequest, _json_body())
-    pipeline = _pipeline()
+    config = runtime().config
+    req = parse(PoseRequest, json_body())
+    pipeline = ready_pipeline()
     try:
-        image = decode_image(req.image_base64, runtime.config.max_image_pixels, req.width, req.height, req.pixel_format)
+        image = decode_image(req.image_base64, config.max_image_pixels, req.width, req.height, req.pixel_format)
     except DecodeError as exc:
         raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, str(exc)) from None
 
@@ -85,7 +64,7 @@ def pose_hybrid() -> Response:
             )
         )
     except GpuOutOfMemory as exc:
-        raise ApiError(503, "gpu_out_of_memory", str(exc), runtime.config.retry_after_s) from None
+        raise ApiError(503, "gpu_out_of_memory", str(exc), config.retry_after_s) from None
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     predicted = sum(p.source == "predicted" for p in result.people)
     log.info(
@@ -99,7 +78,7 @@ def pose_hybrid() -> Response:
 @bp.get("/mesh/faces")
 def mesh_faces() -> Response:
     """The triangles of the meshes this service returns, so clients can send ``include_faces: false``."""
-    pipeline = _pipeline()
+    pipeline = ready_pipeline()
     body_model = request.args.get("body_model")
     if pipeline.faces is None or (body_model and body_model != pipeline.body_model):
         raise ApiError(404, "not_found", f"this service returns no {body_model or 'body'} meshes")
@@ -108,7 +87,7 @@ def mesh_faces() -> Response:
 
 @bp.get("/sessions/<video_id>")
 def get_session(video_id: str) -> Response:
-    pipeline = _pipeline()
+    pipeline = ready_pipeline()
     state = pipeline.sessions.get(video_id)
     if state is None:
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r} (never seen, deleted or expired)")
@@ -117,6 +96,6 @@ def get_session(video_id: str) -> Response:
 
 @bp.delete("/sessions/<video_id>")
 def delete_session(video_id: str) -> Response:
-    if not _pipeline().sessions.delete(video_id):
+    if not ready_pipeline().sessions.delete(video_id):
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r}")
     return jsonify({"deleted": video_id})
