@@ -61,8 +61,9 @@ class TrackerConfig:
     n_init: int = 3
     """Detections a track needs to become confirmed (PHALP: 5). New tracks are reported from their first frame
     anyway; confirmation decides whether misses are filled with predictions."""
-    tentative_max_misses: int = 1
-    """Consecutive misses a tentative track survives (PHALP: 0, which kills a real person on one missed frame)."""
+    tentative_max_misses: int = 2
+    """Consecutive misses a tentative track survives (PHALP: 0, which kills a real person on one missed frame; with
+    a third of the detections missed, 1 still lost new people before their third detection)."""
     max_age: int = 30
     """Frames a confirmed track is predicted (and can be re-associated) after its last detection."""
     confidence_tau: float = 10.0
