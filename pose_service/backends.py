@@ -67,7 +67,8 @@ def _detector(config: ServiceConfig):
 def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
     detector = _loaded(report, config.detector, lambda: _detector(config))
     if config.body_model == "none":
-        return FramePipeline("embedded", detector, sessions, wide_search_every=config.wide_search_every)
+        return FramePipeline("embedded", detector, sessions, tracker_config=config.tracker_config(),
+                             wide_search_every=config.wide_search_every)
 
     from .fitting.stage import FitStage
 
@@ -79,6 +80,7 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
         detector,
         sessions,
         fitter=fitter,
+        tracker_config=config.tracker_config(),
         body_model=model.name,
         faces=model.faces,
         files=files,
@@ -122,6 +124,7 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
         detector,
         sessions,
         regressor=regressor,
+        tracker_config=config.tracker_config(),
         default_focal=lambda width, height: float(hmr2_focal_length((width, height))),
         body_model=smpl.name,
         faces=smpl.faces,

@@ -8,6 +8,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tracking import TrackerConfig
 
 BACKENDS = ("embedded", "hmr2")
 DETECTORS = ("blazepose", "mediapipe", "vitdet")
@@ -51,6 +55,12 @@ class ServiceConfig:
     """Batch jobs queued or running per worker process (``POSE_JOB_MAX_ACTIVE``); more gives 503."""
     job_ttl_s: int = 3600
     """A finished job's result is kept this long, in seconds (``POSE_JOB_TTL_S``)."""
+    track_confirm_hits: int = 3
+    """Detections before a track is confirmed and its misses are filled with predictions (``POSE_TRACK_CONFIRM_HITS``)."""
+    track_max_age: int = 30
+    """Frames a missed, confirmed track is predicted before it is deleted (``POSE_TRACK_MAX_AGE``)."""
+    smoothing: bool = True
+    """One-Euro smoothing of tracked outputs (``POSE_SMOOTHING``)."""
     retry_after_s: int = 5
     """``Retry-After`` sent with 503 while models load (``POSE_RETRY_AFTER_S``)."""
     load_in_background: bool = True
@@ -70,10 +80,17 @@ class ServiceConfig:
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
         if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,
-               self.wide_search_every) <= 0:
+               self.wide_search_every, self.track_confirm_hits) <= 0 or self.track_max_age < 0:
             raise ValueError("size limits, session TTL and session cap must be positive")
         if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:
             raise ValueError("batch frame limit, job cap and job TTL must be positive")
+
+    def tracker_config(self) -> "TrackerConfig":
+        """The tracker's settings these fields choose (the rest keep :class:`TrackerConfig`'s defaults)."""
+        from .tracking import SmoothingConfig, TrackerConfig
+
+        return TrackerConfig(n_init=self.track_confirm_hits, max_age=self.track_max_age,
+                             smoothing=SmoothingConfig(enabled=self.smoothing))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> "ServiceConfig":

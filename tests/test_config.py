@@ -40,3 +40,12 @@ def test_embedded_backend_can_fit_the_users_smpl_model(smpl_pkl, astronaut, monk
     person = pipeline.process(FrameRequest(image=astronaut, frame_number=0, video_id="smpl")).people[0]
     assert person.body_model == "smpl" and person.vertices.shape == (6890, 3)
     assert person.body_params["body_pose"].shape == (23, 3) and person.body_params["shape"].shape == (10,)
+
+
+def test_tracking_settings_reach_the_pipeline():
+    from pose_service.backends import build_pipeline
+
+    config = ServiceConfig.from_env({"POSE_TRACK_CONFIRM_HITS": "5", "POSE_TRACK_MAX_AGE": "12", "POSE_SMOOTHING": "off",
+                                     "POSE_BODY_MODEL": "none", "POSE_DETECTOR": "mediapipe"})
+    tracker = build_pipeline(config, lambda name, state: None).tracker_config
+    assert (tracker.n_init, tracker.max_age, tracker.smoothing.enabled) == (5, 12, False)

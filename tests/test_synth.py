@@ -62,3 +62,5 @@ def test_rendering_is_deterministic_and_saves_its_ground_truth(clip_renderer, tm
     assert saved["intrinsics"]["fx"] == 640.0 and len(saved["frames"]) == 3
     assert np.allclose(saved["frames"][2]["1"]["joints_cam"], first.ground_truth[2][1]["joints_cam"])
     assert (tmp_path / "frame_00002.png").exists()
+    rest = np.load(tmp_path / "rest_vertices.npz")["1"]
+    assert rest.shape == (13718, 3) and 1.4 < np.ptp(rest[:, 1]) < 2.1  # an upright body's height in metres

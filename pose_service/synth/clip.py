@@ -9,8 +9,8 @@ Ground truth per frame and person (camera axes and units of :mod:`pose_service.c
 ``keypoints_2d`` (25, 2) pixels, ``visible`` (25,) in the image and not hidden by nearer geometry (the rendered
 depth at the keypoint's pixel belongs to this person, or lies behind the joint), ``camera_translation`` (3,),
 ``bbox`` [x, y, w, h] of the visible silhouette (None when none of it is in view), and ``in_view``.
-Per person: ``shape`` (6,) Anny phenotype logits. Rest-pose vertices come from the body model
-(``model.rest_vertices``) and are not stored per frame.
+Per person: ``shape`` (6,) Anny phenotype logits and ``rest_vertices`` (V, 3), the body in Anny's neutral pose
+(upright, facing the camera, root-relative): what measurements are taken on.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ class Clip:
     """RGB uint8 (H, W, 3)."""
     ground_truth: list[dict[int, dict[str, Any]]]
     """Per frame: identity -> that person's ground truth (see the module docstring)."""
+    rest_vertices: dict[int, np.ndarray]
+    """identity -> (V, 3) neutral-pose mesh."""
 
 
 def background(spec: ClipSpec) -> np.ndarray:
@@ -175,7 +177,12 @@ class ClipRenderer:
             truth.append({
                 p.identity: _person_truth(i, bodies[p.identity], camera, render) for i, p in enumerate(spec.people)
             })
-        return Clip(spec=spec, camera=camera, frames=frames, ground_truth=truth)
+        with torch.inference_mode():
+            rest = {
+                p.identity: self.model.rest_vertices(torch.tensor([p.shape], dtype=torch.float32))[0].numpy()
+                for p in spec.people
+            }
+        return Clip(spec=spec, camera=camera, frames=frames, ground_truth=truth, rest_vertices=rest)
 
 
 def _box_mesh(box: Occluder, ground_y: float) -> Mesh:
@@ -218,7 +225,8 @@ def _person_truth(index: int, body: tuple[np.ndarray, np.ndarray, np.ndarray], c
 
 
 def save_clip(clip: Clip, folder: Path) -> Path:
-    """Frames as ``frame_00000.png`` ... and ``ground_truth.json`` (arrays as nested lists) into ``folder``."""
+    """Frames as ``frame_00000.png`` ..., ``ground_truth.json`` (arrays as nested lists) and ``rest_vertices.npz``
+    (one (V, 3) array per identity, keys ``"1"``, ``"2"``, ...) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(clip.frames):
         cv2.imwrite(str(folder / f"frame_{i:05d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -237,6 +245,7 @@ def save_clip(clip: Clip, folder: Path) -> Path:
     }
     path = folder / "ground_truth.json"
     path.write_text(json.dumps(document))
+    np.savez_compressed(folder / "rest_vertices.npz", **{str(k): v for k, v in clip.rest_vertices.items()})
     return path
 
 
