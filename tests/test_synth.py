@@ -64,3 +64,21 @@ def test_rendering_is_deterministic_and_saves_its_ground_truth(clip_renderer, tm
     assert (tmp_path / "frame_00002.png").exists()
     rest = np.load(tmp_path / "rest_vertices.npz")["1"]
     assert rest.shape == (13718, 3) and 1.4 < np.ptp(rest[:, 1]) < 2.1  # an upright body's height in metres
+
+
+def test_the_detector_finds_a_rendered_person_over_a_real_photo(clip_renderer, pipeline, tmp_path):
+    """End to end: a body rendered over a real photo (skimage's rocket launch site) is found where the ground truth
+    says."""
+    import cv2
+    from skimage import data
+
+    photo = tmp_path / "rocket.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.rocket(), cv2.COLOR_RGB2BGR))
+    spec = ClipSpec(frames=1, background=str(photo), people=[PersonSpec(1, "walk", start=(0.0, 3.0), heading=0.3)])
+    clip = clip_renderer.render(spec)
+    truth = clip.ground_truth[0][1]
+    people = pipeline.detector(clip.frames[0])
+    assert len(people) == 1
+    for name in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip"):
+        index = BODY25_INDEX[name]
+        assert np.linalg.norm(people[0].keypoints_2d[index, :2] - truth["keypoints_2d"][index]) < 12, name

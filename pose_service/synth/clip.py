@@ -78,7 +78,7 @@ class ClipSpec:
     camera_height: float = 1.0
     """Metres above the ground; the camera looks horizontally."""
     background: str = "room"
-    """"room" (wall and floor with texture), "noise", or "plain"."""
+    """"room" (wall and floor with texture), "noise", "plain", or the path of a photo (scaled to fill the frame)."""
     people: list[PersonSpec] = field(default_factory=lambda: [PersonSpec(identity=1)])
     occluders: list[Occluder] = field(default_factory=list)
     seed: int = 0
@@ -100,6 +100,11 @@ def background(spec: ClipSpec) -> np.ndarray:
     """(H, W, 3) uint8 RGB backdrop, deterministic from ``spec.seed``."""
     rng = np.random.default_rng(spec.seed)
     h, w = spec.height, spec.width
+    if spec.background not in ("room", "noise", "plain"):
+        photo = cv2.imread(spec.background)
+        if photo is None:
+            raise ValueError(f"background {spec.background!r} is neither a known kind nor a readable image")
+        return cv2.cvtColor(cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     if spec.background == "plain":
         return np.full((h, w, 3), 128, np.uint8)
     noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w, 3)).astype(np.float32), (0, 0), 3)
