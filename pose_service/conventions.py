@@ -20,6 +20,8 @@ Camera
 
 from __future__ import annotations
 
+import numpy as np
+
 BODY25_NAMES: tuple[str, ...] = (
     "nose", "neck",
     "right_shoulder", "right_elbow", "right_wrist",
@@ -72,3 +74,10 @@ def default_focal_length(width: int, height: int) -> float:
     That is a field of view of about 53 degrees across the longer side, typical of phone and webcam video.
     """
     return float(max(width, height))
+
+
+def project(points: np.ndarray, focal_length: float, image_size: tuple[int, int]) -> np.ndarray:
+    """(..., 3) camera-frame points -> (..., 2) pixels: the service's pinhole camera (principal point at the centre
+    of the ``(width, height)`` image)."""
+    centre = np.array(image_size, dtype=np.float64) / 2
+    return focal_length * points[..., :2] / points[..., 2:3] + centre

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..body.base import BodyModel
+from ..conventions import project
 from ..types import Person
 from .fitter import Fitter, FitState
 
@@ -34,7 +35,7 @@ class FitStage:
             keypoints = self.model(*self.model.zero_params(), with_vertices=False).keypoints[0].double().numpy()
         points = keypoints + np.array([0.0, 0.0, 3.0])
         focal = float(max(width, height))
-        pixels = focal * points[:, :2] / points[:, 2:] + np.array([width / 2, height / 2])
+        pixels = project(points, focal, (width, height))
         detected = np.column_stack([pixels, np.ones(len(pixels))])
         self.fitter.fit(self.model, detected, (width, height), focal, keypoints)
 

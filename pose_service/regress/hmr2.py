@@ -20,6 +20,7 @@ import roma
 import torch
 
 from ..body.smpl_model import SMPLModel
+from ..conventions import project
 from ..models.hmr2.camera import cam_crop_to_full, hmr2_focal_length
 from ..models.hmr2.network import HMR2
 from ..models.hmr2.preprocess import preprocess
@@ -40,12 +41,6 @@ def padded_boxes(people: list[Person], padding: float = BOX_PADDING) -> np.ndarr
     centres = boxes[:, :2] + boxes[:, 2:] / 2
     sizes = boxes[:, 2:] * padding
     return np.concatenate([centres - sizes / 2, sizes], axis=1)
-
-
-def project(points: np.ndarray, focal_length: float, image_size: tuple[int, int]) -> np.ndarray:
-    """(N, 3) camera-frame points -> (N, 2) pixels; pinhole with the principal point at the image centre."""
-    centre = np.array(image_size, dtype=np.float64) / 2
-    return focal_length * points[:, :2] / points[:, 2:3] + centre
 
 
 class HMR2Regressor:

@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 
+from ..conventions import project
 from ..types import Person
 from .appearance import Appearance, blend
 from .config import TrackerConfig
@@ -111,7 +112,7 @@ class Track:
         keypoints_2d = self.last.keypoints_2d.copy()
         if translation is not None and keypoints_3d is not None:
             points = keypoints_3d + translation
-            keypoints_2d[:, :2] = centre + focal_length_px * points[:, :2] / points[:, 2:3]
+            keypoints_2d[:, :2] = project(points, focal_length_px, image_size)
         else:
             keypoints_2d[:, :2] = root_now + (keypoints_2d[:, :2] - root_before) * depth_ratio
         keypoints_2d[:, 2] *= confidence
