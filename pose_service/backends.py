@@ -67,8 +67,7 @@ def _detector(config: ServiceConfig):
 def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:
     detector = _loaded(report, config.detector, lambda: _detector(config))
     if config.body_model == "none":
-        return FramePipeline("embedded", detector, sessions, tracker_config=config.tracker_config(),
-                             wide_search_every=config.wide_search_every)
+        return FramePipeline("embedded", detector, sessions, video=config.video_options())
 
     from .fitting.stage import FitStage
 
@@ -80,11 +79,10 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
         detector,
         sessions,
         fitter=fitter,
-        tracker_config=config.tracker_config(),
+        video=config.video_options(),
         body_model=model.name,
         faces=model.faces,
         files=files,
-        wide_search_every=config.wide_search_every,
     )
 
 
@@ -124,11 +122,10 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
         detector,
         sessions,
         regressor=regressor,
-        tracker_config=config.tracker_config(),
+        video=config.video_options(),
         default_focal=lambda width, height: float(hmr2_focal_length((width, height))),
         body_model=smpl.name,
         faces=smpl.faces,
         device=str(device),
         files={"hmr2_weights": str(weights), "smpl": str(smpl_dir)},
-        wide_search_every=config.wide_search_every,
     )

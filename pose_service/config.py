@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .pipeline import VideoOptions
     from .tracking import TrackerConfig
 
 BACKENDS = ("embedded", "hmr2")
@@ -61,6 +62,13 @@ class ServiceConfig:
     """Frames a missed, confirmed track is predicted before it is deleted (``POSE_TRACK_MAX_AGE``)."""
     smoothing: bool = True
     """One-Euro smoothing of tracked outputs (``POSE_SMOOTHING``)."""
+    reorder_window: int = 8
+    """Frames of one video may arrive this far out of order (a client posting several at once): a late frame is
+    folded in without touching the tracks; further back, or frame 0 again, starts a new sequence
+    (``POSE_REORDER_WINDOW``)."""
+    reorder_wait_ms: int = 300
+    """How long a frame that arrived ahead of earlier ones of its video waits for them, in milliseconds
+    (``POSE_REORDER_WAIT_MS``; 0 never waits)."""
     retry_after_s: int = 5
     """``Retry-After`` sent with 503 while models load (``POSE_RETRY_AFTER_S``)."""
     load_in_background: bool = True
@@ -80,10 +88,18 @@ class ServiceConfig:
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
         if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,
-               self.wide_search_every, self.track_confirm_hits) <= 0 or self.track_max_age < 0:
-            raise ValueError("size limits, session TTL and session cap must be positive")
+               self.wide_search_every, self.track_confirm_hits) <= 0 or self.track_max_age < 0 \
+                or self.reorder_window < 0 or self.reorder_wait_ms < 0:
+            raise ValueError("size limits, session TTL and session cap must be positive; reorder settings >= 0")
         if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:
             raise ValueError("batch frame limit, job cap and job TTL must be positive")
+
+    def video_options(self) -> "VideoOptions":
+        """How each video's frames are searched, ordered and tracked."""
+        from .pipeline import VideoOptions
+
+        return VideoOptions(tracker=self.tracker_config(), wide_search_every=self.wide_search_every,
+                            reorder_window=self.reorder_window, reorder_wait_s=self.reorder_wait_ms / 1000.0)
 
     def tracker_config(self) -> "TrackerConfig":
         """The tracker's settings these fields choose (the rest keep :class:`TrackerConfig`'s defaults)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any, Optional, Protocol
 
@@ -22,7 +22,7 @@ import numpy as np
 from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
 from .tracking import TrackerConfig
-from .types import Box, FrameResult, Person
+from .types import FrameResult, Hint, Person
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ DEFAULT_SESSION = "default"
 """The session of requests that give no ``video_id``."""
 
 class Detector(Protocol):
-    def __call__(self, image: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
-        """People in an (H, W, 3) RGB image. ``hints``: boxes where people are expected (the session's tracks),
-        searched more closely; ``wide``: also search the frame in tiles, for small, distant people."""
+    def __call__(self, image: np.ndarray, hints: Sequence[Hint] = (), wide: Optional[bool] = None) -> list[Person]:
+        """People in an (H, W, 3) RGB image. ``hints``: where people are expected (the session's tracks), searched
+        more closely; ``wide``: also search the frame in tiles, for small, distant people."""
 
 Regressor = Callable[[np.ndarray, list[Person], float], list[Person]]
 """(image, detected people, focal_length_px) -> the same people with 3D bodies filled in."""
@@ -55,6 +55,22 @@ class FrameRequest:
     simulate_misses: float = 0.0
     """For testing gap filling: the fraction of detections to ignore (deterministic per video, frame, person), once
     the video has a track."""
+    reorder_wait_s: Optional[float] = None
+    """How long this frame may wait for earlier frames of its video (None: the pipeline's setting; a batch, whose
+    frames come in order, gives 0)."""
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How the frames of one video are searched, ordered and tracked."""
+
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    wide_search_every: int = 10
+    """Search the whole frame in tiles on every this many frames of a video (new, small people)."""
+    reorder_window: int = 8
+    """Frames: a frame this far behind the latest is folded in late; further back (or frame 0 again) restarts."""
+    reorder_wait_s: float = 0.3
+    """How long a frame that arrived ahead of earlier ones waits for them (0: never)."""
 
 
 class GpuOutOfMemory(RuntimeError):
@@ -77,20 +93,19 @@ class FramePipeline:
         *,
         regressor: Optional[Regressor] = None,
         fitter: Optional[Fitter] = None,
-        tracker_config: Optional[TrackerConfig] = None,
+        video: Optional[VideoOptions] = None,
         default_focal: Callable[[int, int], float] = default_focal_length,
         body_model: Optional[str] = None,
         faces: Optional[np.ndarray] = None,
         device: str = "cpu",
         files: Optional[dict[str, str]] = None,
-        wide_search_every: int = 10,
     ) -> None:
         self.backend = backend
         self.detector = detector
         self.sessions = sessions
         self.regressor = regressor
         self.fitter = fitter
-        self.tracker_config = tracker_config or TrackerConfig()
+        self.video = video or VideoOptions()
         self.default_focal = default_focal
         """(width, height) -> the focal length in pixels this backend assumes when a request gives none."""
         self.body_model = body_model
@@ -99,11 +114,13 @@ class FramePipeline:
         self.device = device
         self.files = files or {}
         """Model files loaded, by role, for /health."""
-        self.wide_search_every = wide_search_every
-        """Search the whole frame in tiles on every this many frames of a video (new, small people)."""
+
+    @property
+    def tracker_config(self) -> TrackerConfig:
+        return self.video.tracker
 
     def new_session(self, video_id: str) -> SessionState:
-        return SessionState.new(video_id, self.tracker_config)
+        return SessionState.new(video_id, self.video.tracker, reorder_window=self.video.reorder_window)
 
     def process(self, request: FrameRequest) -> FrameResult:
         image = request.image
@@ -114,9 +131,14 @@ class FramePipeline:
         if self.fitter is not None:
             fitter = self.fitter
             refine = lambda detections, previous: fitter(image, detections, previous, focal)  # noqa: E731
-        with self.sessions.session(video_id, lambda: self.new_session(video_id)) as session:
-            hints = [track.last.bbox for track in session.tracker.tracks]
-            wide = session.frames_seen % self.wide_search_every == 0
+        with self.sessions.session(
+            video_id,
+            lambda: self.new_session(video_id),
+            request.frame_number,
+            self.video.reorder_wait_s if request.reorder_wait_s is None else request.reorder_wait_s,
+        ) as session:
+            hints = session.tracker.hints(request.frame_number, focal)
+            wide = session.frames_seen % self.video.wide_search_every == 0
             people = self.detector(image, hints, wide)
             if session.tracker.tracks:  # a miss before anyone is tracked tests nothing: there is nothing to fill
                 people = [
@@ -126,10 +148,9 @@ class FramePipeline:
                 ]
             if self.regressor is not None:
                 people = self.regressor(image, people, focal)
+            # In report order: the video's primary person first (people[0], repeated at the top level of the
+            # response), see Tracker.step.
             people = session.track(request.frame_number, people, image, focal, (width, height), refine=refine)
-        # The primary person (people[0], repeated at the top level of the response): detected before predicted,
-        # then the most confident.
-        people.sort(key=lambda p: (p.source != "detected", -p.score))
         return FrameResult(
             frame_number=request.frame_number,
             video_id=request.video_id,

@@ -14,6 +14,24 @@ import numpy as np
 Box = tuple[float, float, float, float]
 """x, y (top-left corner), width, height in image pixels."""
 
+Region = tuple[float, float, float, float]
+"""A rotated square in image pixels: centre x, centre y, side, rotation (radians; the crop is rotated by this so
+that the body stands upright in it)."""
+
+
+@dataclass(frozen=True)
+class Hint:
+    """Where a detector should look for a person it is asked to keep following (a session's track)."""
+
+    box: Box
+    """The person's last box: searched in a crop around it."""
+    region: Optional[Region] = None
+    """The detector's own region for this person, from the previous frame (:attr:`Person.next_region`): a
+    detector that tracks (BlazePose's landmark model) looks there directly, without its person detector."""
+    lost: bool = False
+    """The person was missed in the previous frame: search around them even where the whole frame shows
+    somebody else (they may be stepping out from behind that person)."""
+
 
 @dataclass
 class Person:
@@ -40,6 +58,9 @@ class Person:
     source: Literal["detected", "predicted", "interpolated"] = "detected"
     """``interpolated`` only from offline batch post-processing (:mod:`pose_service.batch.offline`)."""
     tracking_confidence: Optional[float] = None
+    next_region: Optional[Region] = None
+    """Where the detector would look for this person in the next frame (BlazePose: the ROI its auxiliary landmarks
+    give), if it tracks. Not part of the HTTP response."""
     fit_state: Optional[dict[str, Any]] = None
     """Opaque, JSON-safe per-track state of the fitter (warm starts). The tracker keeps the latest one given with
     a detection and returns it with every person of that track. Not part of the HTTP response."""

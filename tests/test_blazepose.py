@@ -9,6 +9,7 @@ from skimage import data
 
 from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS
 from pose_service.detect.blazepose import BlazePoseDetector, ssd_anchor_centres
+from pose_service.types import Hint
 
 FACE_AND_SHOULDERS = ("nose", "right_eye", "left_eye", "right_shoulder", "left_shoulder")
 
@@ -65,7 +66,7 @@ def test_small_distant_person_found_with_tiles(detector: BlazePoseDetector, astr
 def test_hint_roi_finds_small_person_without_tiles(detector: BlazePoseDetector, astronaut: np.ndarray) -> None:
     frame = np.full((720, 1280, 3), 120, np.uint8)
     frame[400:480, 900:980] = cv2.resize(astronaut, (80, 80), interpolation=cv2.INTER_AREA)
-    people = detector.detect(frame, hint_rois=[(890.0, 390.0, 100.0, 100.0)], tiles=False)
+    people = detector.detect(frame, hints=[Hint((890.0, 390.0, 100.0, 100.0))], tiles=False)
     assert len(people) == 1
 
 

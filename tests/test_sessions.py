@@ -45,14 +45,47 @@ def test_session_counts_frames_and_round_trips_through_json() -> None:
 
 
 @pytest.mark.parametrize("restart_at", [0, 3])
-def test_frame_zero_or_going_backwards_restarts_the_tracks(restart_at: int) -> None:
-    state = SessionState.new("video")
-    for t in range(5, 10):
+def test_frame_zero_again_or_a_jump_back_beyond_the_window_restarts_the_tracks(restart_at: int) -> None:
+    state = SessionState.new("video", reorder_window=4)
+    for t in [0] + list(range(10, 15)):
         state.track(t, [_walker(t)], None, FOCAL, SIZE)
-    far = person(STANDING, np.array([0.8, 0.1, 6.0]))  # would be a second track (id 2) without the restart
+    far = person(STANDING, np.array([0.8, 0.1, 6.0]))
     out = state.track(restart_at, [far], None, FOCAL, SIZE)
-    assert [(p.track_id, p.source) for p in out] == [(1, "detected")]
-    assert state.restarts == 1 and state.frames_seen == 6
+    # The walker's track is gone (it would be predicted otherwise); the new sequence's first id is a fresh one.
+    assert [(p.track_id, p.source) for p in out] == [(2, "detected")]
+    assert state.restarts == 1 and state.frames_seen == 7 and state.late_frames == 0
+
+
+def test_frames_arriving_out_of_order_are_folded_in_without_touching_the_tracks() -> None:
+    in_order, shuffled = SessionState.new("a"), SessionState.new("b")
+    order = [0, 1, 2, 4, 3, 5, 7, 6, 8, 9, 11, 10, 12]
+    for t in range(13):
+        in_order.track(t, [_walker(t)], None, FOCAL, SIZE)
+    outputs = {t: shuffled.track(t, [_walker(t)], None, FOCAL, SIZE) for t in order}
+    assert shuffled.restarts == 0 and shuffled.late_frames == 3
+    assert all([p.track_id for p in outputs[t]] == [1] for t in order)  # the late ones too
+    # Late frames leave the tracks alone: the state equals one that never saw them, and ids are not reused.
+    skipping = SessionState.new("c")
+    for t in [f for f in range(13) if f not in (3, 6, 10)]:
+        skipping.track(t, [_walker(t)], None, FOCAL, SIZE)
+    assert shuffled.tracker.to_state()["tracks"] == skipping.tracker.to_state()["tracks"]
+    # Frame 0 posted late, after frame 1 started the session, is late too, not a restart.
+    early = SessionState.new("d")
+    early.track(1, [_walker(1)], None, FOCAL, SIZE)
+    assert [p.track_id for p in early.track(0, [_walker(0)], None, FOCAL, SIZE)] == [1]
+    assert early.restarts == 0 and early.late_frames == 1
+
+
+def test_a_late_frame_with_a_new_person_takes_a_new_id_for_good() -> None:
+    state = SessionState.new("video")
+    for t in range(6):
+        state.track(t, [_walker(t)], None, FOCAL, SIZE)
+    stranger = person(STANDING, np.array([0.8, 0.1, 6.0]))
+    late = state.track(4, [_walker(4), stranger], None, FOCAL, SIZE)
+    assert sorted(p.track_id for p in late) == [1, 2]
+    assert [t.track_id for t in state.tracker.tracks] == [1]
+    out = state.track(6, [_walker(6), stranger], None, FOCAL, SIZE)
+    assert sorted(p.track_id for p in out) == [1, 3]  # id 2 was handed out in the late frame: never reused
 
 
 def test_ttl_expiry_counts_from_last_use() -> None:

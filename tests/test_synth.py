@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import json
 
+import dataclasses
+
 import numpy as np
+import pytest
 
 from pose_service.conventions import BODY25_INDEX
-from pose_service.synth.clip import ClipSpec, PersonSpec, save_clip
+from pose_service.evaluation.clip import ClipScore, score_frame
+from pose_service.render import PinholeCamera
+from pose_service.synth.clip import (
+    PRESETS, ClipRenderer, ClipSpec, Occluder, PersonSpec, background, concatenate_clips, preset, save_clip,
+)
 
 ROOT = BODY25_INDEX["mid_hip"]
+SMALL = {"width": 320, "height": 240, "background": "noise"}  # focal 320 px: a 3 m tall slice at 3 m
+
+
+@pytest.fixture(scope="module")
+def renderer(anny_model):
+    """A renderer on the bare Anny model: these tests need no service models."""
+    return ClipRenderer(anny_model)
 
 
 def test_ground_truth_2d_is_the_projection_of_the_3d_joints(render_preset):
@@ -82,3 +96,93 @@ def test_the_detector_finds_a_rendered_person_over_a_real_photo(clip_renderer, p
     for name in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip"):
         index = BODY25_INDEX[name]
         assert np.linalg.norm(people[0].keypoints_2d[index, :2] - truth["keypoints_2d"][index]) < 12, name
+
+
+def test_a_pan_moves_the_scene_the_other_way_by_focal_times_the_angle(renderer):
+    rate = 0.3  # rad/s, panning right
+    spec = ClipSpec(frames=3, camera_yaw_rate=rate, people=[PersonSpec(1, "wave")], **SMALL)
+    clip = renderer.render(spec)
+    step = clip.camera.fx * rate / spec.fps  # 3.2 px a frame
+    roots = np.array([truth[1]["keypoints_2d"][ROOT] for truth in clip.ground_truth])
+    np.testing.assert_allclose(np.diff(roots[:, 0]), -step, rtol=0.01)  # the standing person moves left
+    assert np.abs(np.diff(roots[:, 1])).max() < 0.5
+    # The backdrop moves with the scene, by whole pixels: rows above the head are the previous frame's, shifted.
+    shift = round(step)
+    for before, after in zip(clip.frames, clip.frames[1:]):
+        assert np.array_equal(after[:20, : -shift], before[:20, shift:])
+
+
+def test_ground_truth_follows_a_panning_shaking_camera(renderer):
+    spec = ClipSpec(
+        frames=4, fps=5.0, camera_yaw_rate=0.5, camera_shake=3.0, seed=2, **SMALL,
+        occluders=[Occluder(centre=(0.6, 2.4), size=(0.5, 0.6, 0.3))],
+        people=[PersonSpec(1, "walk", start=(0.0, 3.0), velocity=(0.8, 0.0), heading=-1.0)],
+    )
+    clip = renderer.render(spec)
+    assert np.array_equal(renderer.render(spec).frames[3], clip.frames[3])  # the shake is seeded
+    for frame, truth in zip(clip.frames, clip.ground_truth):
+        person = truth[1]
+        np.testing.assert_allclose(person["keypoints_2d"], clip.camera.project(person["joints_cam"]), atol=1e-9)
+        np.testing.assert_allclose(person["joints_cam"] - person["camera_translation"], person["joints_rel"])
+        x, y, w, h = person["bbox"]
+        points = person["keypoints_2d"][person["visible"]]
+        assert len(points) >= 10
+        assert np.all((points >= [x - 1, y - 1]) & (points <= [x + w + 1, y + h + 1]))
+        u, v = person["keypoints_2d"][ROOT].astype(int)
+        assert np.abs(frame[v, u].astype(int) - frame[5, u]).sum() > 30  # the body is drawn at its root, not backdrop
+    # Panning right at 0.1 rad a frame outruns a person walking right at 0.8 m/s: they drift left in the image.
+    assert np.all(np.diff([truth[1]["keypoints_2d"][ROOT][0] for truth in clip.ground_truth]) < -5)
+
+
+def test_people_are_absent_and_undrawn_outside_their_frames(renderer):
+    spec = ClipSpec(frames=3, people=[PersonSpec(1, "wave", visible_frames=(1, 2))], **SMALL)
+    clip = renderer.render(spec)
+    assert clip.ground_truth[0] == {} and clip.ground_truth[2] == {} and clip.ground_truth[1][1]["in_view"]
+    backdrop = background(spec)
+    assert np.array_equal(clip.frames[0], backdrop) and np.array_equal(clip.frames[2], backdrop)
+    assert not np.array_equal(clip.frames[1], backdrop)
+    score = ClipScore()  # scoring takes frames with nobody in them
+    for index, truth in enumerate(clip.ground_truth):
+        score_frame(score, [], truth, {}, index)
+    assert score.summary()["coverage"] == {1: 0.0}
+
+
+def test_one_identity_cannot_be_present_twice_at_once(renderer):
+    person = PersonSpec(1, visible_frames=(0, 2))
+    spec = ClipSpec(frames=3, people=[person, dataclasses.replace(person, visible_frames=(1, 3))], **SMALL)
+    with pytest.raises(ValueError, match="frame 1"):
+        renderer.render(spec)
+
+
+def test_concatenated_clips_keep_their_frames_and_truth_with_distinct_identities(renderer, tmp_path):
+    a = renderer.render(ClipSpec(frames=2, people=[PersonSpec(1, "wave")], **SMALL))
+    b = renderer.render(ClipSpec(frames=2, people=[PersonSpec(1, "walk", start=(0.5, 3.5))], seed=1, **SMALL))
+    edited = concatenate_clips(a, b)
+    assert edited.cuts == [2] and edited.spec.frames == 4
+    assert all(x is y for x, y in zip(edited.frames, a.frames + b.frames))
+    assert [set(truth) for truth in edited.ground_truth] == [{1}, {1}, {101}, {101}]
+    assert edited.ground_truth[3][101] is b.ground_truth[1][1] and edited.ground_truth[0][1] is a.ground_truth[0][1]
+    assert set(edited.rest_vertices) == {1, 101} and [p.identity for p in edited.spec.people] == [1, 101]
+    assert [shot.people[0].identity for shot in edited.shots] == [1, 101] and edited.shots[1].seed == 1
+
+    again = concatenate_clips(edited, a, identity_offset=200)
+    assert again.cuts == [2, 4] and set(again.ground_truth[5]) == {201} and len(again.shots) == 3
+    with pytest.raises(ValueError, match="coincide"):
+        concatenate_clips(edited, a)  # a's 1 would become 101, already taken
+    with pytest.raises(ValueError, match="same camera"):
+        concatenate_clips(a, dataclasses.replace(b, camera=PinholeCamera.for_image(640, 480)))
+
+    saved = json.loads(save_clip(edited, tmp_path).read_text())
+    assert saved["cuts"] == [2] and set(saved["frames"][2]) == {"101"} and len(saved["shots"]) == 2
+
+
+def test_presets_with_camera_motion_entries_and_exits():
+    specs = {name: preset(name) for name in PRESETS}
+    assert specs["pan_follow"].camera_yaw_rate > 0 and specs["pan_follow"].camera_shake > 0
+    empty = specs["empty_start"]
+    assert not any(p.present(i) for p in empty.people for i in range(15))
+    assert all(any(p.present(i) for p in empty.people) for i in range(15, empty.frames))
+    leaving = specs["leave_and_return"]  # one identity, one look, two paths covering every frame once
+    first, second = leaving.people
+    assert first.identity == second.identity and first.shape == second.shape and first.shirt == second.shirt
+    assert [sum(p.present(i) for p in leaving.people) for i in range(leaving.frames)] == [1] * leaving.frames

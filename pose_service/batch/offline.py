@@ -136,6 +136,7 @@ def postprocess(results: list[FrameResult], confidence_tau: float, smooth_sigma:
     """Fill gaps inside tracks and (``smooth_sigma`` not None) smooth every track, in place. ``results`` are the
     frames of one sequence in order; people without a track id are left alone."""
     tracks: dict[int, dict[int, Person]] = defaultdict(dict)  # track id -> frame row -> person
+    leads = [result.people[0].track_id if result.people else None for result in results]  # the tracker's primary
     for row, result in enumerate(results):
         for person in result.people:
             if person.track_id is not None:
@@ -159,8 +160,8 @@ def postprocess(results: list[FrameResult], confidence_tau: float, smooth_sigma:
             for field, get, put in _SMOOTHED:
                 _smooth_field(entries, entry_times, field, smooth_sigma, get, put)
 
-    for result in results:
-        result.people.sort(key=lambda p: (_SOURCE_RANK.get(p.source, 3), -p.score))
+    for result, lead in zip(results, leads):
+        result.people.sort(key=lambda p: (_SOURCE_RANK.get(p.source, 3), p.track_id != lead, -p.score))
 
 
 def summary(results: list[FrameResult]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def run_batch(
             tracker_config, smoothing=dataclasses.replace(tracker_config.smoothing, enabled=False)
         )
     video_id = options.video_id
-    pipeline.sessions.put(video_id, SessionState.new(video_id, tracker_config))
+    pipeline.sessions.put(video_id, SessionState.new(video_id, tracker_config, reorder_window=pipeline.video.reorder_window))
     results: list[FrameResult] = []
     times_ms: list[float] = []
     started = last_log = time.monotonic()
@@ -75,6 +75,7 @@ def run_batch(
                 include_faces=options.include_faces,
                 focal_length_px=options.focal_length_px,
                 simulate_misses=options.simulate_misses,
+                reorder_wait_s=0.0,
             )))
             times_ms.append((time.perf_counter() - frame_started) * 1000.0)
             if progress is not None:

@@ -31,7 +31,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from ..types import Box, Person
+from ..types import Box, Hint, Person
 from .mediapipe_pose import landmarks_to_person, mediapipe_to_body25
 
 DETECTOR_SIZE = 224
@@ -234,32 +234,43 @@ class BlazePoseDetector:
         self.detect(blank, tiles=False)
         self.track(blank, [PoseRoi(128.0, 128.0, 256.0, 0.0)])
 
-    def __call__(self, rgb: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
+    def __call__(self, rgb: np.ndarray, hints: Sequence[Hint] = (), wide: Optional[bool] = None) -> list[Person]:
         """Detect in an (H, W, 3) RGB uint8 image; ``hints`` and ``wide`` (tiles) as :meth:`detect`."""
         return [estimate.person for estimate in self.detect(rgb, hints, tiles=wide)]
 
-    def detect(
-        self, rgb: np.ndarray, hint_rois: Sequence[Box] = (), tiles: Optional[bool] = None
-    ) -> list[PoseEstimate]:
-        """Everyone the detector finds in the whole frame, in tiles and in crops around ``hint_rois``.
+    def detect(self, rgb: np.ndarray, hints: Sequence[Hint] = (), tiles: Optional[bool] = None) -> list[PoseEstimate]:
+        """Everyone found by following ``hints``, in the whole frame, in tiles and in crops around the hints.
 
-        hint_rois: boxes (x, y, width, height, pixels) where the caller expects people, e.g. a tracker's
-            predictions; each is searched in a square crop ``hint_margin`` times its longer side.
+        hints: where the caller expects people, e.g. a tracker's. A hint with a ``region`` (this detector's
+            ``next_roi`` from the previous frame) is followed first by the landmark model alone, as MediaPipe's
+            tracking mode does: it keeps a person the face-based detector loses (facing away, blurred, upside
+            down). A hint it does not find there, and one without a region, is searched by the detector in a square
+            crop ``hint_margin`` times its box's longer side, unless the whole frame already shows someone there
+            and the hint is not ``lost``.
         tiles: also search overlapping tiles; None tiles frames whose longer side is at least ``tile_min_side``.
         """
         height, width = rgb.shape[:2]
         if tiles is None:
             tiles = max(width, height) >= self.tile_min_side
         with self._lock:
+            estimates: list[PoseEstimate] = []
+            lost: list[Hint] = []
+            for hint in hints:
+                estimate = None if hint.region is None else self._landmarks(rgb, PoseRoi(*hint.region))
+                if estimate is None:
+                    lost.append(hint)
+                elif not any(_same_body(estimate, other) for other in estimates):
+                    estimates.append(estimate)
             runs = [self._detect_region(rgb, (0.0, 0.0, float(width), float(height)))]
-            # A hint whose person the whole frame already shows (their hip centre in its box) needs no closer look.
+            # A hint whose person the whole frame already shows (a hip centre in its box) needs no closer look,
+            # unless the person was missed last frame: the hip may be someone else's, in front of them.
             hips = runs[0].keypoints[:, 0]
-            regions = [self._hint_region(box) for box in hint_rois if not any(_in_box(hip, box) for hip in hips)]
+            regions = [self._hint_region(hint.box) for hint in lost
+                       if hint.lost or not any(_in_box(hip, hint.box) for hip in hips)]
             if tiles:
                 regions += self.tile_regions(width, height)
             runs += [self._detect_region(rgb, region) for region in regions]
             dets, whole_frame = self._merge(runs)
-            estimates: list[PoseEstimate] = []
             # Whole-frame detections first: the people they find decide which zoomed-in views are parts of them.
             for i in np.argsort(~np.asarray(whole_frame, bool), kind="stable"):
                 box, keypoints, from_whole_frame = dets.boxes[i], dets.keypoints[i], whole_frame[i]
@@ -268,17 +279,21 @@ class BlazePoseDetector:
                 if any(_inside(e.landmarks[0, :2], box) for e in estimates):
                     continue
                 estimate = self._landmarks(rgb, PoseRoi.from_alignment(keypoints[0], keypoints[1]))
-                if estimate is not None and not from_whole_frame:
+                if estimate is None:
+                    continue
+                if not from_whole_frame:
                     # A tile or hint crop may cut the body, which skews the detector's alignment points; one
                     # tracking step re-crops on the landmarks' own ROI, as MediaPipe's next frame would.
                     estimate = self._landmarks(rgb, estimate.next_roi) or estimate
-                    # Many small views find face-like texture now and then, often on someone already found (a
-                    # ball in their hands): hold them to a stricter presence, and drop small ones inside another.
-                    if estimate.person.score < self.min_presence_zoomed or any(
-                        _part_of(estimate.person.bbox, other.person.bbox) for other in estimates
-                    ):
-                        continue
-                if estimate is not None and not any(_same_body(estimate, other) for other in estimates):
+                # Many small views find face-like texture now and then, often on someone already found (a ball in
+                # their hands), and where two people overlap the whole frame can give a weak third solution across
+                # them: a zoomed-in find is held to a stricter presence and must not lie within someone found, a
+                # whole-frame find only where it is weak.
+                weak = estimate.person.score < self.min_presence_zoomed
+                inside_another = any(_part_of(estimate.person.bbox, other.person.bbox) for other in estimates)
+                if (weak or inside_another) if not from_whole_frame else (weak and inside_another):
+                    continue
+                if not any(_same_body(estimate, other) for other in estimates):
                     estimates.append(estimate)
             return estimates
 
@@ -364,6 +379,7 @@ class BlazePoseDetector:
         landmarks = np.column_stack([image_xy, visibility, landmark_presence])[:NUM_POSE_LANDMARKS]
         person = landmarks_to_person(self._to_body25, landmarks[:, :3], world[:NUM_POSE_LANDMARKS], presence)
         next_roi = PoseRoi.from_alignment(image_xy[AUX_CENTRE], image_xy[AUX_SCALE])
+        person.next_region = (next_roi.cx, next_roi.cy, next_roi.size, next_roi.rotation)
         return PoseEstimate(person=person, next_roi=next_roi, landmarks=landmarks)
 
 

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..conventions import BODY25_INDEX, BODY25_NAMES, NUM_KEYPOINTS, ROOT_NAME
-from ..types import Box, Person
+from ..types import Hint, Person
 
 BODY25_FROM_MEDIAPIPE: dict[str, tuple[str, ...]] = {
     "nose": ("NOSE",),
@@ -126,7 +126,7 @@ class MediaPipePoseDetector:
     def close(self) -> None:
         self._pose.close()
 
-    def __call__(self, rgb: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
+    def __call__(self, rgb: np.ndarray, hints: Sequence[Hint] = (), wide: Optional[bool] = None) -> list[Person]:
         """Detect in an (H, W, 3) RGB uint8 image. The graph searches the whole image for one person, so the
         search ``hints`` and ``wide`` of the detector protocol do not apply."""
         height, width = rgb.shape[:2]

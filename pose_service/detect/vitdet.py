@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..conventions import NUM_KEYPOINTS
-from ..types import Box, Person
+from ..types import Hint, Person
 
 PERSON_CLASS = 0  # COCO
 CONFIG_ENV, WEIGHTS_ENV = "POSE_VITDET_CONFIG", "POSE_VITDET_WEIGHTS"
@@ -76,7 +76,7 @@ class ViTDetDetector:
     def warm_up(self) -> None:
         self(np.zeros((256, 256, 3), np.uint8))
 
-    def __call__(self, rgb: np.ndarray, hints: Sequence[Box] = (), wide: Optional[bool] = None) -> list[Person]:
+    def __call__(self, rgb: np.ndarray, hints: Sequence[Hint] = (), wide: Optional[bool] = None) -> list[Person]:
         """Everyone in the frame (a full-image detector: the search ``hints`` and ``wide`` do not apply)."""
         height, width = rgb.shape[:2]
         image = rgb if self._rgb_input else rgb[:, :, ::-1]

@@ -1,16 +1,27 @@
-"""One video's session: its tracker and counters, as plain data that round-trips through JSON."""
+"""One video's session: its tracker, counters and frame order, as plain data that round-trips through JSON.
+
+Frame order: a client with a pool of workers posts several frames of a video at once, so they can arrive out of
+order. Within ``reorder_window`` frames a late frame is *folded in*: tracked against a copy of the tracker, so it
+gets the video's ids, and leaves the tracks as they are. Only a clear restart starts a new sequence: frame 0
+again, or a frame more than ``reorder_window`` behind the last one. A new sequence drops the tracks but never
+reuses an id. The store (:mod:`.store`) also holds a frame that arrives ahead of a gap for a short, bounded wait
+(:meth:`SessionState.awaits_earlier`), so that in the common case frames are put back in order before tracking.
+"""
 
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
 
 import numpy as np
 
 from ..tracking import Tracker, TrackerConfig
 from ..tracking.tracker import Refine
 from ..types import Person
+
+Arrival = Literal["next", "late", "restart"]
 
 
 @dataclass
@@ -26,12 +37,36 @@ class SessionState:
     """People reported as detected, summed over frames."""
     predicted_count: int = 0
     last_frame_number: Optional[int] = None
+    """The highest frame number tracked in the current sequence."""
     restarts: int = 0
+    late_frames: int = 0
+    """Frames that arrived after a later one and were folded in."""
+    reorder_window: int = 8
+    recent_frames: list[int] = field(default_factory=list)
+    """Frame numbers tracked in the current sequence within ``reorder_window`` of the last (ascending)."""
+    frame_step: int = 1
+    """The step between the frame numbers this client sends (1, or 2 for every other frame...): learnt from the
+    last in-order frame, so that a client skipping frames does not wait for frames that never come."""
 
     @classmethod
-    def new(cls, video_id: str, config: Optional[TrackerConfig] = None, now: Optional[float] = None) -> "SessionState":
+    def new(cls, video_id: str, config: Optional[TrackerConfig] = None, now: Optional[float] = None,
+            reorder_window: int = 8) -> "SessionState":
         now = time.time() if now is None else now
-        return cls(video_id, Tracker(config), created_at=now, last_seen_at=now)
+        return cls(video_id, Tracker(config), created_at=now, last_seen_at=now, reorder_window=reorder_window)
+
+    def awaits_earlier(self, frame_number: int) -> bool:
+        """Whether ``frame_number`` arrived ahead of frames that may still be on their way: it is beyond the next
+        expected frame by no more than the window. (A new session expects frame 0.)"""
+        expected = 0 if self.last_frame_number is None else self.last_frame_number + self.frame_step
+        return expected < frame_number <= expected + self.reorder_window
+
+    def arrival(self, frame_number: int) -> Arrival:
+        last = self.last_frame_number
+        if last is None or frame_number > last:
+            return "next"
+        if frame_number < last - self.reorder_window or (frame_number == 0 and 0 in self.recent_frames):
+            return "restart"
+        return "late"
 
     def track(
         self,
@@ -43,13 +78,25 @@ class SessionState:
         now: Optional[float] = None,
         refine: Optional[Refine] = None,
     ) -> list[Person]:
-        """Run the tracker on one frame and count it. Frame 0 again, or a frame number going backwards, starts a
-        new sequence: the tracks are dropped and ids start again at 1 (the counters carry on)."""
-        if self.last_frame_number is not None and (frame_number == 0 or frame_number < self.last_frame_number):
-            self.tracker = Tracker(self.tracker.config)
+        """Run the tracker on one frame (see the module docstring for the frame order) and count it."""
+        arrival = self.arrival(frame_number)
+        if arrival == "restart":
+            self.tracker = Tracker(self.tracker.config, first_id=self.tracker.next_id)
             self.restarts += 1
-        people = self.tracker.step(frame_number, detections, image_rgb, focal_length_px, image_size, refine)
-        self.last_frame_number = frame_number
+            self.last_frame_number, self.recent_frames, self.frame_step = None, [], 1
+        if arrival == "late":
+            # Tracked where the tracks are now (a filter cannot step back in time); ids it hands out stay taken.
+            scratch = copy.deepcopy(self.tracker)
+            people = scratch.step(self.last_frame_number, detections, image_rgb, focal_length_px, image_size, refine)
+            self.tracker.next_id = scratch.next_id
+            self.late_frames += 1
+        else:
+            people = self.tracker.step(frame_number, detections, image_rgb, focal_length_px, image_size, refine)
+            if self.last_frame_number is not None:
+                self.frame_step = frame_number - self.last_frame_number
+            self.last_frame_number = frame_number
+            self.recent_frames = [f for f in self.recent_frames if f >= frame_number - self.reorder_window]
+            self.recent_frames.append(frame_number)
         self.last_seen_at = time.time() if now is None else now
         self.frames_seen += 1
         self.frames_with_body += bool(people)
@@ -70,6 +117,10 @@ class SessionState:
             "predicted_count": self.predicted_count,
             "last_frame_number": self.last_frame_number,
             "restarts": self.restarts,
+            "late_frames": self.late_frames,
+            "reorder_window": self.reorder_window,
+            "recent_frames": list(self.recent_frames),
+            "frame_step": self.frame_step,
         }
 
     @classmethod

@@ -6,9 +6,11 @@ Interface (:class:`SessionStore`): ``get``, ``put``, ``delete``, ``list``, ``cou
     with store.session(video_id, lambda: SessionState.new(video_id, config)) as state:
         people = state.track(frame_number, detections, image, focal, size)
 
-``session`` holds the video's lock for the whole block, so the frames of one video are processed one at a time
-in arrival order, while other videos proceed in parallel; the state is loaded (or created) on entry and put back
-on exit, also when the block raises (a half-updated tracker is still a consistent one).
+``session`` holds the video's lock for the whole block, so the frames of one video are processed one at a time,
+while other videos proceed in parallel; the state is loaded (or created) on entry and put back on exit, also when
+the block raises (a half-updated tracker is still a consistent one). Given the frame's number and a wait, a frame
+that arrived ahead of earlier ones (:meth:`SessionState.awaits_earlier`) first gives the lock up for at most that
+long, until they have been processed: frames posted concurrently are put back in order.
 
 A Redis implementation would keep ``state.to_dict()`` as JSON under ``session:<video_id>`` with ``EXPIRE ttl``
 (TTL expiry for free; ``maxmemory-policy allkeys-lru`` for the cap) and take the per-video lock with
@@ -54,7 +56,10 @@ class SessionStore(Protocol):
     def list(self) -> list[str]: ...
     def count(self) -> int: ...
     def expire(self) -> int: ...
-    def session(self, video_id: str, create: Callable[[], SessionState]) -> AbstractContextManager[SessionState]: ...
+    def session(
+        self, video_id: str, create: Callable[[], SessionState], frame_number: Optional[int] = None,
+        reorder_wait_s: float = 0.0,
+    ) -> AbstractContextManager[SessionState]: ...
 
 
 class InMemorySessionStore:
@@ -71,7 +76,7 @@ class InMemorySessionStore:
         self._entries: OrderedDict[str, tuple[SessionState, float]] = OrderedDict()  # oldest use first
         self._peak = 0
         self._lock = threading.Lock()
-        self._video_locks: dict[str, tuple[threading.Lock, int]] = {}  # lock and how many callers want it
+        self._video_locks: dict[str, tuple[threading.Condition, int]] = {}  # lock and how many callers want it
 
     def get(self, video_id: str) -> Optional[SessionState]:
         with self._lock:
@@ -116,33 +121,45 @@ class InMemorySessionStore:
             return self._expire()
 
     @contextmanager
-    def session(self, video_id: str, create: Callable[[], SessionState]) -> Iterator[SessionState]:
-        lock = self._acquire_video_lock(video_id)
+    def session(
+        self, video_id: str, create: Callable[[], SessionState], frame_number: Optional[int] = None,
+        reorder_wait_s: float = 0.0,
+    ) -> Iterator[SessionState]:
+        turn = self._acquire_video_lock(video_id)
         try:
-            state = self.get(video_id) or create()
+            state = self.get(video_id)
+            if state is None:
+                state = create()
+                self.put(video_id, state)  # visible to a frame that enters while this one waits
+            if frame_number is not None and reorder_wait_s > 0:
+                deadline = time.monotonic() + reorder_wait_s
+                while state.awaits_earlier(frame_number) and (left := deadline - time.monotonic()) > 0:
+                    turn.wait(left)
+                    state = self.get(video_id) or state
             try:
                 yield state
             finally:
                 self.put(video_id, state)
         finally:
-            lock.release()
+            turn.notify_all()
+            turn.release()
             self._release_video_lock(video_id)
 
-    def _acquire_video_lock(self, video_id: str) -> threading.Lock:
+    def _acquire_video_lock(self, video_id: str) -> threading.Condition:
         with self._lock:
-            lock, users = self._video_locks.get(video_id, (None, 0))
-            lock = lock or threading.Lock()
-            self._video_locks[video_id] = (lock, users + 1)
-        lock.acquire()
-        return lock
+            turn, users = self._video_locks.get(video_id, (None, 0))
+            turn = turn or threading.Condition()
+            self._video_locks[video_id] = (turn, users + 1)
+        turn.acquire()
+        return turn
 
     def _release_video_lock(self, video_id: str) -> None:
         with self._lock:
-            lock, users = self._video_locks[video_id]
+            turn, users = self._video_locks[video_id]
             if users == 1:
                 del self._video_locks[video_id]  # no lock per video ever seen: memory follows live sessions
             else:
-                self._video_locks[video_id] = (lock, users - 1)
+                self._video_locks[video_id] = (turn, users - 1)
 
     def _expire(self) -> int:
         """Entries are in order of last use, so the expired ones are at the front."""

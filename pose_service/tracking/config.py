@@ -20,6 +20,9 @@ class CostConfig:
     """Pose distance saturates here, as in PHALP, so that one very different pose cannot dominate the product."""
     gate: float = 100.0
     """Pairs costing more than this are never matched (PHALP's ``hungarian_th``)."""
+    reid_max_appearance: float = 0.3
+    """Across a shot cut a track is re-identified only by an appearance this close (mean Hellinger distance; the
+    same person measures under 0.1, different clothes over 0.6)."""
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,45 @@ class SmoothingConfig:
 @dataclass(frozen=True)
 class TrackerConfig:
     n_init: int = 3
-    """Detections a track needs to become confirmed (PHALP: 5). New tracks are reported from their first frame
-    anyway; confirmation decides whether misses are filled with predictions."""
-    tentative_max_misses: int = 2
+    """Detections a track needs to become confirmed (PHALP: 5), together with ``min_quality``. New tracks are
+    reported from their first frame anyway; confirmation decides whether misses are filled with predictions."""
+    min_quality: float = 0.5
+    """Mean keypoint quality (:func:`pose_service.tracking.track.detection_quality`) a track's detections need for
+    it to be confirmed: snow spray, text or a second body solution rarely shows a whole, confident skeleton for
+    long, so three hits alone do not make a person."""
+    show_quality: float = 0.8
+    """A new track is reported from its first frame when the video has no confirmed track in the current shot, or
+    when its first detection has at least this :func:`~pose_service.tracking.track.detection_quality`; otherwise
+    only once confirmed."""
+    predict_per_hit: float = 1.0
+    """A lost track is predicted for at most ``predict_per_hit * hits`` frames (and ``max_age``): a track seen
+    briefly fades fast, the video's long-seen subject is carried through long gaps."""
+    max_outside: float = 0.5
+    """A prediction stops once more than this fraction of its box lies outside the image (the person left)."""
+    velocity_damping: float = 0.9
+    """Per-frame decay of the velocities predictions continue (see ``Track.predict``): people stop, turn and get
+    re-framed by the camera, so a constant velocity held for long drifts away (a ghost leaving the image)."""
+    pose_velocity_damping: float = 0.7
+    """The same for the articulation (each keypoint's velocity less the root's): a limb mid-swing keeps swinging
+    for a frame or two, then swings back."""
+    primary_switch_ratio: float = 2.0
+    """The primary person (the video's main subject) changes only to a track with this many times its support
+    (see :attr:`Track.support`): the subject does not flicker with the detector's scores."""
+    cut_min_difference: float = 0.12
+    """A shot cut (:mod:`.scene`): consecutive informative frames whose thumbnails differ by at least this mean
+    absolute difference (0..1) and correlate by at most ``cut_max_correlation``. On the project's real clips
+    frames of one shot differ by at most 0.08 (fast follow-cam) and frames of different clips by at least 0.15."""
+    cut_max_correlation: float = 0.7
+    """Frames of one shot correlate by at least 0.8 on the real clips (a pan or a flash keeps the layout), of
+    different clips by at most 0.5."""
+    tentative_max_misses: int = 5
     """Consecutive misses a tentative track survives (PHALP: 0, which kills a real person on one missed frame; with
-    a third of the detections missed, 1 still lost new people before their third detection)."""
+    a third of the detections missed, gaps of up to 5 frames lost new people before their third detection and
+    gave them a second id). Tentative tracks are never predicted, so this costs nothing visible."""
     max_age: int = 30
     """Frames a confirmed track is predicted (and can be re-associated) after its last detection."""
     confidence_tau: float = 10.0
     """Frames: a predicted person's ``tracking_confidence`` is ``exp(-frames_since_detection / tau)``."""
-    pose_extrapolation_s: float = 0.1
-    """A predicted person's 3D keypoints continue at their smoothed velocity for at most this many seconds from the
-    last detection (then hold); 0 carries the last pose unchanged."""
     appearance_alpha: float = 0.1
     """A track's appearance is an EMA of its detections' with weight ``alpha * score**2`` (PHALP)."""
     cost: CostConfig = field(default_factory=CostConfig)
@@ -79,8 +109,10 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         if self.n_init < 1 or self.max_age < 0 or self.tentative_max_misses < 0 or self.confidence_tau <= 0 \
-                or self.pose_extrapolation_s < 0:
-            raise ValueError("n_init >= 1, max_age >= 0, tentative_max_misses >= 0 and confidence_tau > 0 are required")
+                or not 0 <= self.velocity_damping <= 1 or not 0 <= self.pose_velocity_damping <= 1 or self.predict_per_hit < 0 \
+                or self.primary_switch_ratio < 1:
+            raise ValueError("n_init >= 1, max_age >= 0, tentative_max_misses >= 0, confidence_tau > 0, "
+                             "velocity_damping in [0, 1], predict_per_hit >= 0 and primary_switch_ratio >= 1 are required")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

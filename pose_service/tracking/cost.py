@@ -18,7 +18,9 @@ PHALP treats appearance, pose and location as independent cues and multiplies th
 * ``b_a, b_p, b_l, b_d`` = 4.0536, 1.3070, 0.3792, 4.1658 (PHALP's fitted betas); ``clip`` = 1.5.
 
 A cue missing on either side (no image, no 3D, no depth) contributes 1. Pairs above ``gate`` (100) are never
-matched; all tracks, tentative or not, enter one assignment (no DeepSORT cascade), as in PHALP.
+matched; all tracks, tentative or not, enter one assignment (no DeepSORT cascade), as in PHALP. A track from an
+earlier shot (after a cut) has no meaningful location: it is matched on appearance and pose alone, and only where
+the appearance distance is at most ``reid_max_appearance``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Cues:
     pose_mask: np.ndarray
     """(25,) bool: joints the pose may be compared on."""
     appearance: Optional[Appearance]
+    located: bool = True
+    """False for a track from an earlier shot: its location says nothing about where it is now."""
 
 
 def detection_cues(
@@ -81,15 +85,20 @@ def cost_matrix(tracks: list[Cues], variances: list[np.ndarray], detections: lis
         c_uv = 1.96 * np.sqrt(var[0] + var[1])
         c_n = 1.96 * np.sqrt(var[2])
         for d, det in enumerate(detections):
-            d_uv = float(np.linalg.norm(det.location[:2] - track.location[:2]))
-            term = np.exp(d_uv / (0.1 + np.tanh(c_uv)) / config.beta_location)
-            d_n = abs(det.location[2] - track.location[2])
-            if np.isfinite(d_n):
-                term *= np.exp(d_n / (0.1 + np.tanh(c_n)) / config.beta_depth)
+            r_app = None if track.appearance is None or det.appearance is None else distance(track.appearance, det.appearance)
+            term = 1.0
+            if track.located:
+                d_uv = float(np.linalg.norm(det.location[:2] - track.location[:2]))
+                term = np.exp(d_uv / (0.1 + np.tanh(c_uv)) / config.beta_location)
+                d_n = abs(det.location[2] - track.location[2])
+                if np.isfinite(d_n):
+                    term *= np.exp(d_n / (0.1 + np.tanh(c_n)) / config.beta_depth)
+            elif r_app is None or r_app > config.reid_max_appearance:
+                cost[t, d] = np.inf
+                continue
             d_pose = _pose_distance(track, det, config)
             if d_pose is not None:
                 term *= 1.0 + config.beta_pose * d_pose
-            r_app = None if track.appearance is None or det.appearance is None else distance(track.appearance, det.appearance)
             if r_app is not None:
                 term *= 1.0 + config.beta_appearance * r_app
             cost[t, d] = term

@@ -1,9 +1,10 @@
 """One track: life cycle, location filter, appearance, output smoothing, and predictions while unseen.
 
-Life cycle: ``tentative`` (new; reported from its first frame) -> ``confirmed`` after ``n_init`` detections ->
-``lost`` while unseen (reported as predicted) -> back to ``confirmed`` when re-detected, or deleted after
-``max_age`` frames unseen. A tentative track is deleted after more than ``tentative_max_misses`` frames unseen
-and is never reported as predicted.
+Life cycle: ``tentative`` (new) -> ``confirmed`` after ``n_init`` detections of enough mean quality
+(:func:`detection_quality`) -> ``lost`` while unseen -> back to ``confirmed`` when re-detected, or deleted after
+``max_age`` frames unseen. A lost track is reported as predicted while its support lasts (``predict_per_hit`` frames
+per detection), its predicted box is in the image and the video has not cut to another shot. A tentative track is
+deleted after more than ``tentative_max_misses`` frames unseen and is never reported as predicted.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 
-from ..conventions import project
-from ..types import Person
+from ..conventions import BODY12_NAMES, BODY25_INDEX, ROOT_NAME, project
+from ..types import Box, Person
 from .appearance import Appearance, blend
 from .config import TrackerConfig
 from .cost import Cues, pose_mask
@@ -23,6 +24,42 @@ from .one_euro import OneEuro
 from .serial import decode_array, encode_array
 
 SMOOTHED = ("keypoints_2d", "keypoints_3d", "camera_translation")
+_BODY12 = [BODY25_INDEX[name] for name in BODY12_NAMES]
+_ROOT = BODY25_INDEX[ROOT_NAME]
+
+
+def detection_quality(person: Person) -> float:
+    """How clearly a detection shows a person, in [0, 1]: the detector's score times the mean confidence of the
+    better half of the 12 body joints (shoulders to ankles), so that a person seen from the waist up counts, and
+    a smudge with one or two confident joints does not."""
+    confidences = np.sort(person.keypoints_2d[_BODY12, 2])[len(_BODY12) // 2:]
+    return float(person.score) * float(np.mean(confidences))
+
+
+def salience(person: Person, image_size: tuple[int, int]) -> float:
+    """A detection's claim to be the video's subject: its quality times the square root of the share of the image its
+    box covers (large, close and clearly seen beats small and faint)."""
+    width, height = image_size
+    area = max(person.bbox[2], 0.0) * max(person.bbox[3], 0.0) / float(width * height)
+    return detection_quality(person) * float(np.sqrt(min(area, 1.0)))
+
+
+def inside_fraction(box: Box, image_size: tuple[int, int]) -> float:
+    """The share of a box's area that lies inside the image (1 for a degenerate box inside it)."""
+    x, y, w, h = box
+    width, height = image_size
+    overlap_w = max(0.0, min(x + w, width) - max(x, 0.0))
+    overlap_h = max(0.0, min(y + h, height) - max(y, 0.0))
+    if w <= 0 or h <= 0:
+        return float(0 <= x <= width and 0 <= y <= height)
+    return overlap_w * overlap_h / (w * h)
+
+
+def damped_steps(frames: int, damping: float) -> float:
+    """Frames of motion a velocity decaying by ``damping`` per frame covers in ``frames`` frames."""
+    if damping >= 1.0:
+        return float(frames)
+    return damping * (1.0 - damping**frames) / (1.0 - damping)
 
 
 @dataclass
@@ -35,7 +72,22 @@ class Track:
     confirmed: bool = False
     appearance: Optional[Appearance] = None
     smoothers: dict[str, OneEuro] = field(default_factory=lambda: {name: OneEuro() for name in SMOOTHED})
+    velocity: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per frame, of the 2D (x, y) and 3D keypoints: the change between the last two reported detections, divided
+    by the frames between them. Predictions continue it (damped)."""
+    last_frame: Optional[int] = None
+    """The frame of ``last``."""
     fit_state: Optional[dict[str, Any]] = None
+    quality: float = 0.0
+    """Sum of its detections' :func:`detection_quality`."""
+    support: float = 0.0
+    """Sum of its detections' :func:`salience`: how much of the video this track has been the obvious person."""
+    shot: int = 0
+    """The shot (see :mod:`.scene`) in which it was last detected."""
+    shown: bool = True
+    """Whether its detections are reported. A new track found while the video already has a confirmed one is held
+    back until it is confirmed itself, unless its first detection is of high quality: a one-frame false positive
+    never reaches the client."""
 
     def state(self, frame: int) -> Literal["tentative", "confirmed", "lost"]:
         if not self.confirmed:
@@ -49,20 +101,45 @@ class Track:
         limit = config.max_age if self.confirmed else config.tentative_max_misses
         return self.frames_unseen(frame) > limit
 
-    def cues(self, frame: int, config: TrackerConfig) -> tuple[Cues, np.ndarray]:
-        """The track as association sees it at ``frame`` and its innovation variance."""
+    def cues(self, frame: int, config: TrackerConfig, shot: int) -> tuple[Cues, np.ndarray]:
+        """The track as association sees it at ``frame`` of shot ``shot``, and its innovation variance."""
         mean, variance = self.location.innovation(frame, config.kalman)
         if not self.location.has_depth:
             mean[2] = np.nan
-        return Cues(mean, self.last.keypoints_3d, pose_mask(self.last.keypoints_2d), self.appearance), variance
+        cues = Cues(mean, self.last.keypoints_3d, pose_mask(self.last.keypoints_2d), self.appearance, shot == self.shot)
+        return cues, variance
+
+    def predicted_frames(self, config: TrackerConfig) -> int:
+        """How many frames after its last detection this track may be reported as predicted."""
+        if not self.confirmed:
+            return 0
+        return min(config.max_age, int(config.predict_per_hit * self.hits))
+
+    def evidence(self, config: TrackerConfig) -> float:
+        """How far a tentative track is towards confirmation, in [0, 1): hits and mean quality against the
+        thresholds, whichever lags."""
+        return min(self.hits / config.n_init, self.quality / self.hits / config.min_quality)
+
+    def absorb_evidence(self, detection: Person, image_size: tuple[int, int], config: TrackerConfig) -> None:
+        """Count a detection towards confirmation and support (the first one too)."""
+        self.quality += detection_quality(detection)
+        self.support += salience(detection, image_size)
+        self.confirmed = self.confirmed or (self.hits >= config.n_init and self.quality >= config.min_quality * self.hits)
 
     def update(
-        self, detection: Person, cues: Cues, frame: int, image_size: tuple[int, int], config: TrackerConfig
+        self, detection: Person, cues: Cues, frame: int, image_size: tuple[int, int], config: TrackerConfig, shot: int
     ) -> Person:
-        """Absorb a matched detection; returns the person to report."""
-        self.location.update(cues.location, frame, config.kalman)
+        """Absorb a matched detection; returns the person to report. A track re-found in a later shot restarts its
+        location filter and smoothing there: nothing of its motion carries across a cut."""
+        if shot != self.shot:
+            self.location = LocationFilter.start(cues.location, frame, config.kalman)
+            self.smoothers = {name: OneEuro() for name in SMOOTHED}
+            self.velocity, self.last_frame = {}, None
+            self.shot = shot
+        else:
+            self.location.update(cues.location, frame, config.kalman)
         self.hits += 1
-        self.confirmed = self.confirmed or self.hits >= config.n_init
+        self.absorb_evidence(detection, image_size, config)
         if cues.appearance is not None:
             weight = config.appearance_alpha * detection.score**2
             self.appearance = cues.appearance if self.appearance is None else blend(self.appearance, cues.appearance, weight)
@@ -83,6 +160,15 @@ class Track:
                 keypoints_3d = self.smoothers["keypoints_3d"](keypoints_3d, time, config.smoothing)
             if translation is not None:
                 translation = self.smoothers["camera_translation"](translation, time, config.smoothing)
+        outputs = {"keypoints_2d": keypoints_2d[:, :2], "keypoints_3d": keypoints_3d}
+        if self.last_frame is not None and frame > self.last_frame:
+            before = {"keypoints_2d": self.last.keypoints_2d[:, :2], "keypoints_3d": self.last.keypoints_3d}
+            self.velocity = {
+                name: (value - before[name]) / (frame - self.last_frame)
+                for name, value in outputs.items()
+                if value is not None and before[name] is not None and before[name].shape == value.shape
+            }
+        self.last_frame = frame
         self.last = replace(
             detection,
             keypoints_2d=keypoints_2d,
@@ -92,53 +178,64 @@ class Track:
             camera_translation=translation,
             track_id=self.track_id,
             source="detected",
-            tracking_confidence=1.0 if self.confirmed else self.hits / config.n_init,
+            tracking_confidence=1.0 if self.confirmed else self.evidence(config),
             fit_state=self.fit_state,
         )
         return self.last
 
     def predict(self, frame: int, focal_length_px: float, image_size: tuple[int, int], config: TrackerConfig) -> Person:
-        """The person where the filter expects it at ``frame``: pose and mesh carried, 2D from the new location."""
-        confidence = float(np.exp(-self.frames_unseen(frame) / config.confidence_tau))
-        (u, v, n), (u0, v0, n0) = self.location.predict(frame, config.kalman)[0][:, 0], self.location.mean[:, 0]
-        depth_ratio = float(np.exp(n0 - n)) if self.location.has_depth else 1.0
-        width, height = image_size
-        centre = np.array([width / 2, height / 2])
-        root_before = centre + focal_length_px * np.array([u0, v0])
-        root_now = centre + focal_length_px * np.array([u, v])
-        translation = np.array([u, v, 1.0]) * np.exp(n) if self.location.has_depth else None
+        """The person continued from its last output at ``frame``, in the image first (a camera pan moves everyone):
+        the body moves on at the location filter's velocity and each keypoint at its own velocity relative to the
+        root (a limb mid-swing keeps swinging), both damped per frame (``velocity_damping``,
+        ``pose_velocity_damping``) so that a long gap ends near where the person was last seen rather than
+        drifting off. The 3D pose continues likewise, the translation follows the 2D root across the image and
+        the location filter in depth; the mesh is carried."""
+        unseen = self.frames_unseen(frame)
+        confidence = float(np.exp(-unseen / config.confidence_tau))
+        steps = damped_steps(unseen, config.velocity_damping)
+        pose_steps = damped_steps(unseen, config.pose_velocity_damping)
+        last = self.last
 
-        keypoints_3d = self._extrapolated_pose(frame, config)
-        keypoints_2d = self.last.keypoints_2d.copy()
-        if translation is not None and keypoints_3d is not None:
-            points = keypoints_3d + translation
-            keypoints_2d[:, :2] = project(points, focal_length_px, image_size)
-        else:
-            keypoints_2d[:, :2] = root_now + (keypoints_2d[:, :2] - root_before) * depth_ratio
+        def articulated(name: str, value: Optional[np.ndarray]) -> Optional[np.ndarray]:
+            """``value`` with each keypoint moved on at its velocity relative to the root."""
+            velocity = self.velocity.get(name)
+            if value is None or velocity is None:
+                return value
+            return value + (velocity - velocity[_ROOT]) * pose_steps
+
+        # The body as a whole (camera pans, running) keeps going at the location filter's velocity, which averages
+        # many frames (one noisy detection before a gap would otherwise throw the prediction off); its
+        # articulation, from the last two detections, swings back and forth and is damped faster.
+        keypoints_2d = last.keypoints_2d.copy()
+        keypoints_2d[:, :2] = articulated("keypoints_2d", keypoints_2d[:, :2])
+        keypoints_2d[:, :2] += self.location.mean[:2, 1] * focal_length_px * steps
         keypoints_2d[:, 2] *= confidence
-        x, y, w, h = self.last.bbox
-        corner = root_now + (np.array([x, y]) - root_before) * depth_ratio
+        root_before = last.keypoints_2d[_ROOT, :2]
+        root_now = keypoints_2d[_ROOT, :2]
+        translation, scale = None, 1.0
+        if last.camera_translation is not None:
+            # Across the image as the 2D root moves (so that the 3D projects where the 2D is); in depth at the location
+            # filter's rate, which averages the noisy monocular depth over many frames.
+            x, y, z = last.camera_translation
+            log_depth_rate = self.location.mean[2, 1] if self.location.has_depth else 0.0
+            depth = z * float(np.exp(log_depth_rate * steps))
+            u, v = np.array([x / z, y / z]) + (root_now - root_before) / focal_length_px
+            translation = np.array([u * depth, v * depth, depth])
+            scale = float(z / depth)  # image sizes go as 1 / depth
+        x, y, w, h = last.bbox
+        corner = root_now + (np.array([x, y]) - root_before) * scale
         return replace(
-            self.last,
+            last,
             keypoints_2d=keypoints_2d,
-            bbox=(float(corner[0]), float(corner[1]), w * depth_ratio, h * depth_ratio),
-            score=self.last.score * confidence,
-            keypoints_3d=keypoints_3d,
+            bbox=(float(corner[0]), float(corner[1]), w * scale, h * scale),
+            score=last.score * confidence,
+            keypoints_3d=articulated("keypoints_3d", last.keypoints_3d),
             camera_translation=translation,
             track_id=self.track_id,
             source="predicted",
             tracking_confidence=confidence,
             fit_state=self.fit_state,
         )
-
-    def _extrapolated_pose(self, frame: int, config: TrackerConfig) -> Optional[np.ndarray]:
-        """The last root-relative 3D keypoints moved on at the One-Euro filter's velocity estimate for up to
-        ``pose_extrapolation_s`` (a limb mid-swing keeps swinging for a few frames); the last pose without one."""
-        pose, speed = self.last.keypoints_3d, self.smoothers["keypoints_3d"].speed
-        if pose is None or speed is None or speed.shape != pose.shape:
-            return pose
-        horizon = min(self.frames_unseen(frame) / config.smoothing.fps, config.pose_extrapolation_s)
-        return pose + speed * horizon
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,7 +246,13 @@ class Track:
             "confirmed": self.confirmed,
             "appearance": None if self.appearance is None else self.appearance.to_dict(),
             "smoothers": {name: s.to_dict() for name, s in self.smoothers.items()},
+            "velocity": {name: encode_array(v) for name, v in self.velocity.items()},
+            "last_frame": self.last_frame,
             "fit_state": self.fit_state,
+            "quality": self.quality,
+            "support": self.support,
+            "shot": self.shot,
+            "shown": self.shown,
         }
 
     @classmethod
@@ -162,7 +265,13 @@ class Track:
             confirmed=bool(data["confirmed"]),
             appearance=None if data["appearance"] is None else Appearance.from_dict(data["appearance"]),
             smoothers={name: OneEuro.from_dict(s) for name, s in data["smoothers"].items()},
+            velocity={name: decode_array(v) for name, v in data["velocity"].items()},
+            last_frame=data["last_frame"],
             fit_state=data["fit_state"],
+            quality=float(data["quality"]),
+            support=float(data["support"]),
+            shot=int(data["shot"]),
+            shown=bool(data["shown"]),
         )
 
 

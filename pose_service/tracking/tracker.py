@@ -1,4 +1,5 @@
-"""PHALP-style online multi-person tracker, one per video: associate, update, predict the missed, smooth."""
+"""PHALP-style online multi-person tracker, one per video: associate, update, predict the missed, smooth, and
+choose the video's primary person."""
 
 from __future__ import annotations
 
@@ -9,27 +10,38 @@ from typing import Any, Optional
 import numpy as np
 
 from ..conventions import default_focal_length
-from ..types import Person
+from ..types import Hint, Person
 from .appearance import describe
 from .config import TrackerConfig
 from .cost import Cues, assign, cost_matrix, detection_cues
 from .kalman import LocationFilter
-from .track import Track
+from .scene import is_cut, thumbnail
+from .serial import decode_array, encode_array
+from .track import Track, damped_steps, detection_quality, inside_fraction
 
 
 Refine = Callable[[list[Person], list[Optional[dict[str, Any]]]], list[Person]]
 """refine(detections, fit_states) -> detections: called between association and update with each detection's
 matched track's ``fit_state`` (None for a new track), e.g. to fit a body warm-started from that track's last fit.
-It returns the detections to absorb, in the same order, each carrying its new ``fit_state``."""
+It returns the detections to absorb, in the same order, each carrying its new ``fit_state``. Detections of tracks
+that are held back (see :attr:`Track.shown`) are not refined."""
 
 
 class Tracker:
-    """Feed frames in order with :meth:`step`. Track ids start at 1 and are never reused by one tracker."""
+    """Feed frames in order with :meth:`step`. Track ids start at ``first_id`` and are never reused by one tracker.
 
-    def __init__(self, config: Optional[TrackerConfig] = None) -> None:
+    Besides the tracks it keeps the video's primary person (``primary_id``: the track with the most support,
+    changed only for one with ``primary_switch_ratio`` times more) and the last informative frame's thumbnail,
+    to notice shot cuts (:mod:`.scene`).
+    """
+
+    def __init__(self, config: Optional[TrackerConfig] = None, first_id: int = 1) -> None:
         self.config = config or TrackerConfig()
         self.tracks: list[Track] = []
-        self.next_id = 1
+        self.next_id = first_id
+        self.primary_id: Optional[int] = None
+        self.shot = 0
+        self.thumbnail: Optional[np.ndarray] = None
 
     def step(
         self,
@@ -40,12 +52,14 @@ class Tracker:
         image_size: Optional[tuple[int, int]] = None,
         refine: Optional[Refine] = None,
     ) -> list[Person]:
-        """Track one frame. Returns the detections (same order, with ``track_id``, ``source="detected"`` and
-        ``tracking_confidence``, outputs smoothed) followed by predicted people for confirmed tracks unseen here.
+        """Track one frame. Returns the people to report: the primary person first (see :meth:`_ordered`), then
+        the other detections (with ``track_id``, ``source="detected"`` and ``tracking_confidence``, outputs
+        smoothed) by score, then predicted people for lost confirmed tracks.
 
-        ``image_rgb`` (H, W, 3) uint8 enables the appearance cue; ``image_size`` (width, height) is required
-        without it. ``focal_length_px`` defaults to :func:`~pose_service.conventions.default_focal_length`.
-        ``refine`` (see :data:`Refine`) sees the association before the tracks absorb the detections.
+        ``image_rgb`` (H, W, 3) uint8 enables the appearance cue and cut detection; ``image_size`` (width, height)
+        is required without it. ``focal_length_px`` defaults to
+        :func:`~pose_service.conventions.default_focal_length`. ``refine`` (see :data:`Refine`) sees the
+        association before the tracks absorb the detections.
         """
         if image_size is None:
             if image_rgb is None:
@@ -53,49 +67,142 @@ class Tracker:
             image_size = (image_rgb.shape[1], image_rgb.shape[0])
         focal = focal_length_px or default_focal_length(*image_size)
         config = self.config
+        if image_rgb is not None:
+            self._notice_cut(image_rgb)
         cues = [
             detection_cues(d, focal, image_size, None if image_rgb is None else describe(image_rgb, d.keypoints_2d))
             for d in detections
         ]
-        predicted = [track.cues(frame_index, config) for track in self.tracks]
+        predicted = [track.cues(frame_index, config, self.shot) for track in self.tracks]
         cost = cost_matrix([c for c, _ in predicted], [v for _, v in predicted], cues, config.cost)
         matches, unmatched_tracks, unmatched_detections = assign(cost, config.cost.gate)
+
+        # Who is reported: matched tracks that are shown, and new tracks that qualify to be shown at once.
+        owner: list[Optional[Track]] = [None] * len(detections)
+        for t, d in matches:
+            owner[d] = self.tracks[t]
+        has_confirmed = any(t.confirmed and t.shot == self.shot for t in self.tracks)
+        shown = [
+            owner[d].shown if owner[d] is not None
+            else not has_confirmed or detection_quality(detections[d]) >= config.show_quality
+            for d in range(len(detections))
+        ]
         if refine is not None:
-            previous: list[Optional[dict[str, Any]]] = [None] * len(detections)
-            for t, d in matches:
-                previous[d] = self.tracks[t].fit_state
-            detections = refine(detections, previous)
-            # The detector's 2D root stays the image location (a fit can be off on a hard frame); a refined
-            # detection adds the depth it lacked.
-            cues = [_with_depth(c, detection_cues(d, focal, image_size, None)) for d, c in zip(detections, cues)]
+            chosen = [d for d in range(len(detections)) if shown[d]]
+            previous = [None if owner[d] is None else owner[d].fit_state for d in chosen]
+            refined = refine([detections[d] for d in chosen], previous)
+            detections = list(detections)
+            for d, person in zip(chosen, refined):
+                detections[d] = person
+                # The detector's 2D root stays the image location (a fit can be off on a hard frame); a refined
+                # detection adds the depth it lacked.
+                cues[d] = _with_depth(cues[d], detection_cues(person, focal, image_size, None))
 
         outputs: list[Optional[Person]] = [None] * len(detections)
         for t, d in matches:
-            outputs[d] = self.tracks[t].update(detections[d], cues[d], frame_index, image_size, config)
+            track = self.tracks[t]
+            person = track.update(detections[d], cues[d], frame_index, image_size, config, self.shot)
+            track.shown = track.shown or track.confirmed
+            outputs[d] = person if track.shown else None
         for d in unmatched_detections:
             track = Track(self.next_id, LocationFilter.start(cues[d].location, frame_index, config.kalman), detections[d],
-                          confirmed=config.n_init <= 1, appearance=cues[d].appearance)
+                          appearance=cues[d].appearance, shot=self.shot, shown=shown[d])
+            track.absorb_evidence(detections[d], image_size, config)
             self.next_id += 1
             self.tracks.append(track)
-            outputs[d] = track.observe(detections[d], frame_index, image_size, config)
+            person = track.observe(detections[d], frame_index, image_size, config)
+            outputs[d] = person if track.shown else None
 
         missed = [self.tracks[t] for t in unmatched_tracks]
         self.tracks = [t for t in self.tracks if not t.expired(frame_index, config)]
-        predictions = [
-            t.predict(frame_index, focal, image_size, config)
-            for t in sorted(missed, key=lambda t: t.track_id)
-            if t.confirmed and not t.expired(frame_index, config)
-        ]
-        return [p for p in outputs if p is not None] + predictions
+        predictions = []
+        for track in sorted(missed, key=lambda t: t.track_id):
+            if track.shot != self.shot or track.frames_unseen(frame_index) > track.predicted_frames(config):
+                continue
+            person = track.predict(frame_index, focal, image_size, config)
+            if inside_fraction(person.bbox, image_size) >= 1.0 - config.max_outside:
+                predictions.append(person)
+        self._choose_primary()
+        return self._ordered([p for p in outputs if p is not None], predictions)
+
+    def hints(self, frame_index: int, focal_length_px: float) -> list[Hint]:
+        """Where the detector should look for the shown tracks in frame ``frame_index``.
+
+        A confirmed track detected in the previous frame hands on the detector's own region (its landmark model
+        then follows the person without the person detector, as MediaPipe's tracking does); a new find gets no
+        region, so it must be found again by the detector to count: left to follow a one-off false positive,
+        BlazePose's landmark model keeps "seeing" it. A track missed since is searched around where it is
+        expected (its last box moved on as its prediction moves).
+        """
+        hints = []
+        for track in self.tracks:
+            if not track.shown:
+                continue
+            unseen = frame_index - track.location.frame
+            if unseen <= 1:
+                region = track.last.next_region if track.confirmed else None
+                hints.append(Hint(track.last.bbox, region))
+                continue
+            dx, dy = track.location.mean[:2, 1] * focal_length_px * damped_steps(unseen, self.config.velocity_damping)
+            x, y, w, h = track.last.bbox
+            hints.append(Hint((x + dx, y + dy, w, h), lost=True))
+        return hints
+
+    def _notice_cut(self, image_rgb: np.ndarray) -> None:
+        """Start a new shot when this frame cuts from the last informative one (flat frames are skipped)."""
+        current = thumbnail(image_rgb)
+        if current is None:
+            return
+        if self.thumbnail is not None and is_cut(
+            self.thumbnail, current, self.config.cut_min_difference, self.config.cut_max_correlation
+        ):
+            self.shot += 1
+        self.thumbnail = current
+
+    def _choose_primary(self) -> None:
+        """The video's main subject: the shown track with the most support, kept until another has
+        ``primary_switch_ratio`` times more (or it is gone)."""
+        candidates = [t for t in self.tracks if t.shown and t.shot == self.shot] or [t for t in self.tracks if t.shown]
+        if not candidates:
+            self.primary_id = None
+            return
+        best = max(candidates, key=lambda t: t.support)
+        current = next((t for t in candidates if t.track_id == self.primary_id), None)
+        if current is None or best.support > self.config.primary_switch_ratio * current.support:
+            self.primary_id = best.track_id
+
+    def _ordered(self, detected: list[Person], predicted: list[Person]) -> list[Person]:
+        """People in report order. First the primary person if detected; else, while anyone is detected, the
+        detected person whose track has the most support (a prediction never leads while someone is seen); else
+        the primary person's prediction, or the best supported prediction. Then detections by score, then
+        predictions by confidence."""
+        support = {t.track_id: t.support for t in self.tracks}
+        detected = sorted(detected, key=lambda p: -p.score)
+        predicted = sorted(predicted, key=lambda p: -(p.tracking_confidence or 0.0))
+        pool = detected or predicted
+        if not pool:
+            return []
+        lead = next((p for p in pool if p.track_id == self.primary_id), None)
+        lead = lead or max(pool, key=lambda p: support.get(p.track_id, 0.0))
+        return [lead] + [p for p in detected + predicted if p is not lead]
 
     def to_state(self) -> dict[str, Any]:
         """JSON-safe state; :meth:`from_state` of it continues exactly as this tracker would."""
-        return {"config": self.config.to_dict(), "next_id": self.next_id, "tracks": [t.to_dict() for t in self.tracks]}
+        return {
+            "config": self.config.to_dict(),
+            "next_id": self.next_id,
+            "primary_id": self.primary_id,
+            "shot": self.shot,
+            "thumbnail": encode_array(self.thumbnail),
+            "tracks": [t.to_dict() for t in self.tracks],
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Tracker":
-        tracker = cls(TrackerConfig.from_dict(state["config"]))
-        tracker.next_id = int(state["next_id"])
+        tracker = cls(TrackerConfig.from_dict(state["config"]), int(state["next_id"]))
+        tracker.primary_id = state["primary_id"]
+        tracker.shot = int(state["shot"])
+        tracker.thumbnail = decode_array(state["thumbnail"])
         tracker.tracks = [Track.from_dict(t) for t in state["tracks"]]
         return tracker
 
