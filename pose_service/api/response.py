@@ -100,6 +100,8 @@ def session_summary(state: SessionState) -> dict[str, Any]:
         "predicted_count": state.predicted_count,
         "last_frame_number": state.last_frame_number,
         "restarts": state.restarts,
+        "late_frames": state.late_frames,
+        "primary_track_id": state.tracker.primary_id,
         "created_at": state.created_at,
         "last_seen_at": state.last_seen_at,
         "tracks": [

@@ -80,9 +80,9 @@ class TrackerConfig:
     velocity_damping: float = 0.9
     """Per-frame decay of the velocities predictions continue (see ``Track.predict``): people stop, turn and get
     re-framed by the camera, so a constant velocity held for long drifts away (a ghost leaving the image)."""
-    pose_velocity_damping: float = 0.7
-    """The same for the articulation (each keypoint's velocity less the root's): a limb mid-swing keeps swinging
-    for a frame or two, then swings back."""
+    pose_velocity_damping: float = 0.6
+    """The same for the articulation in the image (each 2D keypoint's velocity less the root's): a limb
+    mid-swing keeps swinging for a frame or two, then swings back."""
     primary_switch_ratio: float = 2.0
     """The primary person (the video's main subject) changes only to a track with this many times its support
     (see :attr:`Track.support`): the subject does not flicker with the detector's scores."""
