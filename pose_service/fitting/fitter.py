@@ -19,7 +19,7 @@ import roma
 import torch
 
 from pose_service.body.base import BodyModel
-from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS
+from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS, project
 from pose_service.fitting import losses
 from pose_service.fitting.config import FitConfig, FitStage
 from pose_service.fitting.init import TORSO, facing_from_2d, kabsch, solve_translation
@@ -151,6 +151,8 @@ class Fitter:
             targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
                                                            device=model.device).reshape(1, 3)
             stages, frames_since_shape = self.config.warm_stages, previous.frames_since_shape + 1
+            if self._start_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error:
+                stages = self.config.catch_up_stages
             every = self.config.shape_every_n_frames
             if every > 0 and frames_since_shape >= every:
                 stages = tuple(
@@ -247,6 +249,16 @@ class Fitter:
             translation = torch.tensor(previous.translation, dtype=model.dtype, device=model.device).reshape(1, 3)
         params["translation"] = translation
         return params
+
+    def _start_error(self, model, params, targets, keypoints_2d, weights) -> float:
+        """Mean 2D distance of the starting body's keypoints from the confident detected ones, in units of the
+        detected body's size (the diagonal of their extent)."""
+        points = self._keypoints(model, params) + params["translation"][0].double().cpu().numpy()
+        width, height = 2.0 * targets.center.double().cpu().numpy()  # the principal point is the image centre
+        pixels = project(points, targets.focal, (width, height))
+        used = weights > 0
+        size = float(np.linalg.norm(np.ptp(keypoints_2d[used, :2], axis=0)))
+        return float(np.linalg.norm(pixels[used] - keypoints_2d[used, :2], axis=1).mean()) / max(size, 1.0)
 
     def _translation(self, model, targets, points, keypoints_2d, weights) -> torch.Tensor:
         center = targets.center.double().cpu().numpy()

@@ -131,8 +131,9 @@ class Tracker:
         A confirmed track detected in the previous frame hands on the detector's own region (its landmark model
         then follows the person without the person detector, as MediaPipe's tracking does); a new find gets no
         region, so it must be found again by the detector to count: left to follow a one-off false positive,
-        BlazePose's landmark model keeps "seeing" it. A track missed since is searched around where it is
-        expected (its last box moved on as its prediction moves).
+        BlazePose's landmark model keeps "seeing" it. A track missed since is looked for where it is expected (its
+        last box and region moved on as its prediction moves): one missed frame must not lose a person whom only
+        the landmark model was still following.
         """
         hints = []
         for track in self.tracks:
@@ -145,7 +146,10 @@ class Tracker:
                 continue
             dx, dy = track.location.mean[:2, 1] * focal_length_px * damped_steps(unseen, self.config.velocity_damping)
             x, y, w, h = track.last.bbox
-            hints.append(Hint((x + dx, y + dy, w, h), lost=True))
+            region = track.last.next_region if track.confirmed else None
+            if region is not None:
+                region = (region[0] + dx, region[1] + dy, region[2], region[3])
+            hints.append(Hint((x + dx, y + dy, w, h), region, lost=True))
         return hints
 
     def _notice_cut(self, image_rgb: np.ndarray) -> None:
