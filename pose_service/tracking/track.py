@@ -44,15 +44,22 @@ def salience(person: Person, image_size: tuple[int, int]) -> float:
     return detection_quality(person) * float(np.sqrt(min(area, 1.0)))
 
 
+def overlap_fraction(box: Box, other: Box) -> float:
+    """The share of ``box``'s area that lies inside ``other`` (both x, y, width, height)."""
+    x, y, w, h = box
+    ox, oy, ow, oh = other
+    overlap_w = max(0.0, min(x + w, ox + ow) - max(x, ox))
+    overlap_h = max(0.0, min(y + h, oy + oh) - max(y, oy))
+    return overlap_w * overlap_h / (w * h) if w > 0 and h > 0 else 0.0
+
+
 def inside_fraction(box: Box, image_size: tuple[int, int]) -> float:
     """The share of a box's area that lies inside the image (1 for a degenerate box inside it)."""
     x, y, w, h = box
     width, height = image_size
-    overlap_w = max(0.0, min(x + w, width) - max(x, 0.0))
-    overlap_h = max(0.0, min(y + h, height) - max(y, 0.0))
     if w <= 0 or h <= 0:
         return float(0 <= x <= width and 0 <= y <= height)
-    return overlap_w * overlap_h / (w * h)
+    return overlap_fraction(box, (0.0, 0.0, float(width), float(height)))
 
 
 def damped_steps(frames: int, damping: float) -> float:

@@ -17,7 +17,7 @@ from .cost import Cues, assign, cost_matrix, detection_cues
 from .kalman import LocationFilter
 from .scene import is_cut, thumbnail
 from .serial import decode_array, encode_array
-from .track import Track, damped_steps, detection_quality, inside_fraction
+from .track import Track, damped_steps, detection_quality, inside_fraction, overlap_fraction
 
 
 Refine = Callable[[list[Person], list[Optional[dict[str, Any]]]], list[Person]]
@@ -135,7 +135,7 @@ class Tracker:
         last box and region moved on as its prediction moves): one missed frame must not lose a person whom only
         the landmark model was still following.
         """
-        hints = []
+        hints, lost = [], []
         for track in self.tracks:
             if not track.shown:
                 continue
@@ -143,13 +143,20 @@ class Tracker:
             if unseen <= 1:
                 region = track.last.next_region if track.confirmed else None
                 hints.append(Hint(track.last.bbox, region))
-                continue
+            else:
+                lost.append((track, unseen))
+        seen_boxes = [hint.box for hint in hints]
+        for track, unseen in lost:
             dx, dy = track.location.mean[:2, 1] * focal_length_px * damped_steps(unseen, self.config.velocity_damping)
             x, y, w, h = track.last.bbox
+            box = (x + dx, y + dy, w, h)
             region = track.last.next_region if track.confirmed else None
-            if region is not None:
+            # Behind someone seen (their boxes overlap), the landmark model would follow whoever fills the crop.
+            if region is not None and not any(overlap_fraction(box, other) > 0.3 for other in seen_boxes):
                 region = (region[0] + dx, region[1] + dy, region[2], region[3])
-            hints.append(Hint((x + dx, y + dy, w, h), region, lost=True))
+            else:
+                region = None
+            hints.append(Hint(box, region, lost=True))
         return hints
 
     def _notice_cut(self, image_rgb: np.ndarray) -> None:
