@@ -57,7 +57,8 @@ def run_batch(
             tracker_config, smoothing=dataclasses.replace(tracker_config.smoothing, enabled=False)
         )
     video_id = options.video_id
-    pipeline.sessions.put(video_id, SessionState.new(video_id, tracker_config, reorder_window=pipeline.video.reorder_window))
+    session = SessionState.new(video_id, tracker_config, reorder_window=pipeline.video.reorder_window)
+    pipeline.sessions.put(video_id, session)
     results: list[FrameResult] = []
     times_ms: list[float] = []
     started = last_log = time.monotonic()

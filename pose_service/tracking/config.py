@@ -108,11 +108,11 @@ class TrackerConfig:
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
     def __post_init__(self) -> None:
+        dampings = (self.velocity_damping, self.pose_velocity_damping)
         if self.n_init < 1 or self.max_age < 0 or self.tentative_max_misses < 0 or self.confidence_tau <= 0 \
-                or not 0 <= self.velocity_damping <= 1 or not 0 <= self.pose_velocity_damping <= 1 or self.predict_per_hit < 0 \
-                or self.primary_switch_ratio < 1:
-            raise ValueError("n_init >= 1, max_age >= 0, tentative_max_misses >= 0, confidence_tau > 0, "
-                             "velocity_damping in [0, 1], predict_per_hit >= 0 and primary_switch_ratio >= 1 are required")
+                or not all(0 <= d <= 1 for d in dampings) or self.predict_per_hit < 0 or self.primary_switch_ratio < 1:
+            raise ValueError("n_init >= 1, max_age >= 0, tentative_max_misses >= 0, confidence_tau > 0, dampings in "
+                             "[0, 1], predict_per_hit >= 0 and primary_switch_ratio >= 1 are required")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

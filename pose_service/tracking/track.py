@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 
-from ..conventions import BODY12_NAMES, BODY25_INDEX, ROOT_NAME, project
+from ..conventions import BODY12_NAMES, BODY25_INDEX, ROOT_NAME
 from ..types import Box, Person
 from .appearance import Appearance, blend
 from .config import TrackerConfig
