@@ -185,6 +185,12 @@ class Track:
         )
         return self.last
 
+    def image_shift(self, frame: int, focal_length_px: float, config: TrackerConfig) -> np.ndarray:
+        """(2,) pixels the body is expected to have moved in the image since its last detection: the location
+        filter's velocity, damped per frame (``velocity_damping``)."""
+        steps = damped_steps(self.frames_unseen(frame), config.velocity_damping)
+        return self.location.mean[:2, 1] * focal_length_px * steps
+
     def predict(self, frame: int, focal_length_px: float, image_size: tuple[int, int], config: TrackerConfig) -> Person:
         """The person continued from its last output at ``frame``, in the image first (a camera pan moves everyone):
         the body moves on at the location filter's velocity and each keypoint at its own velocity relative to the
@@ -203,7 +209,7 @@ class Track:
         # many frames (one noisy detection before a gap would otherwise throw the prediction off); its
         # articulation in the image, from the last two detections, swings back and forth and is damped faster.
         keypoints_2d = last.keypoints_2d.copy()
-        keypoints_2d[:, :2] += self.location.mean[:2, 1] * focal_length_px * steps
+        keypoints_2d[:, :2] += self.image_shift(frame, focal_length_px, config)
         if self.velocity_2d is not None:
             keypoints_2d[:, :2] += (self.velocity_2d - self.velocity_2d[_ROOT]) * pose_steps
         keypoints_2d[:, 2] *= confidence

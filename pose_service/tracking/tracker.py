@@ -17,7 +17,7 @@ from .cost import Cues, assign, cost_matrix, detection_cues
 from .kalman import LocationFilter
 from .scene import is_cut, thumbnail
 from .serial import decode_array, encode_array
-from .track import Track, damped_steps, detection_quality, inside_fraction, overlap_fraction
+from .track import Track, detection_quality, inside_fraction, overlap_fraction
 
 
 Refine = Callable[[list[Person], list[Optional[dict[str, Any]]]], list[Person]]
@@ -144,10 +144,10 @@ class Tracker:
                 region = track.last.next_region if track.confirmed else None
                 hints.append(Hint(track.last.bbox, region))
             else:
-                lost.append((track, unseen))
+                lost.append(track)
         seen_boxes = [hint.box for hint in hints]
-        for track, unseen in lost:
-            dx, dy = track.location.mean[:2, 1] * focal_length_px * damped_steps(unseen, self.config.velocity_damping)
+        for track in lost:
+            dx, dy = track.image_shift(frame_index, focal_length_px, self.config)
             x, y, w, h = track.last.bbox
             box = (x + dx, y + dy, w, h)
             region = track.last.next_region if track.confirmed else None
