@@ -137,7 +137,7 @@ class FramePipeline:
             request.frame_number,
             self.video.reorder_wait_s if request.reorder_wait_s is None else request.reorder_wait_s,
         ) as session:
-            hints = session.tracker.hints(request.frame_number, focal)
+            hints = session.tracker.hints(request.frame_number)
             wide = session.frames_seen % self.video.wide_search_every == 0
             people = self.detector(image, hints, wide)
             if session.tracker.tracks:  # a miss before anyone is tracked tests nothing: there is nothing to fill

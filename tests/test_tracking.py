@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pose_service.tracking import CostConfig, SmoothingConfig, Tracker, TrackerConfig, describe, distance
+from pose_service.tracking.track import overlap_fraction
 from pose_service.types import Person
 from synthetic_people import FOCAL, HEIGHT, STANDING, WIDTH, arms_up, paint, person
 
@@ -136,6 +137,34 @@ def test_spurious_detection_neither_steals_an_id_nor_keeps_one() -> None:
     assert [t.track_id for t in tracker.tracks] == [1]  # the spurious tentative track is gone
     out = tracker.step(20, [walker(20), person(STANDING, np.array([1.0, 0.1, 5.0]))], None, FOCAL, SIZE)
     assert [p.track_id for p in out] == [1, 3]  # a clear new person is shown at once; ids are never reused
+
+
+def test_second_solution_for_a_tracked_body_starts_no_track() -> None:
+    """A detector's second, shifted solution for the tracked person is dropped; after a miss the person's next
+    detection goes back to its own id (with a tentative duplicate track around, it could have taken it)."""
+    tracker = Tracker()
+    walker = lambda t: person(STANDING, np.array([-0.5 + 0.02 * t, 0.1, 4.0]))  # noqa: E731
+    for t in range(5):
+        tracker.step(t, [walker(t)], None, FOCAL, SIZE)
+    double = person(STANDING, np.array([-0.5 + 0.02 * 5 + 0.06, 0.0, 4.2]))
+    assert overlap_fraction(double.bbox, walker(5).bbox) > 0.6
+    out = tracker.step(5, [walker(5), double], None, FOCAL, SIZE)
+    assert [p.track_id for p in out] == [1]
+    assert [t.track_id for t in tracker.tracks] == [1]
+    tracker.step(6, [], None, FOCAL, SIZE)
+    assert [(p.track_id, p.source) for p in tracker.step(7, [double], None, FOCAL, SIZE)] == [(1, "detected")]
+
+
+def test_small_one_off_find_behind_the_subject_waits_for_confirmation() -> None:
+    """A clear detection far smaller than the video's subject (a spectator, a shape in the background) is held
+    back; a clear one of comparable size is shown at once."""
+    subject = person(STANDING, np.array([-0.3, 0.1, 3.0]))
+    for newcomer, shown in [(person(STANDING, np.array([1.5, 0.1, 12.0])), [1]),
+                            (person(STANDING, np.array([0.8, 0.1, 4.0])), [1, 2])]:
+        tracker = Tracker()
+        for t in range(5):
+            tracker.step(t, [subject], None, FOCAL, SIZE)
+        assert [p.track_id for p in tracker.step(5, [subject, newcomer], None, FOCAL, SIZE)] == shown
 
 
 def test_confirmed_track_is_predicted_for_max_age_frames_then_deleted() -> None:

@@ -70,8 +70,16 @@ class TrackerConfig:
     long, so three hits alone do not make a person."""
     show_quality: float = 0.8
     """A new track is reported from its first frame when the video has no confirmed track in the current shot, or
-    when its first detection has at least this :func:`~pose_service.tracking.track.detection_quality`; otherwise
-    only once confirmed."""
+    when its first detection has at least this :func:`~pose_service.tracking.track.detection_quality` and its box
+    at least ``show_min_height`` times the primary person's height; otherwise only once confirmed."""
+    show_min_height: float = 0.5
+    """See ``show_quality``: on the runner clip, spectators and hurdle parts 0.1-0.3 times the runner's height
+    were found on single frames with high scores."""
+    duplicate_overlap: float = 0.6
+    """A detection no track claims is dropped when at least this fraction of its box lies inside the box of a
+    detection a track claimed: a second solution for the same body (on the longboard clip the rider's cut-off
+    body gave one whose box lay 70 % inside the rider's). A real person that far behind a tracked one is found
+    once they part."""
     predict_per_hit: float = 1.0
     """A lost track is predicted for at most ``predict_per_hit * hits`` frames (and ``max_age``): a track seen
     briefly fades fast, the video's long-seen subject is carried through long gaps."""
@@ -80,9 +88,12 @@ class TrackerConfig:
     velocity_damping: float = 0.9
     """Per-frame decay of the velocities predictions continue (see ``Track.predict``): people stop, turn and get
     re-framed by the camera, so a constant velocity held for long drifts away (a ghost leaving the image)."""
-    pose_velocity_damping: float = 0.6
+    pose_velocity_damping: float = 0.8
     """The same for the articulation in the image (each 2D keypoint's velocity less the root's): a limb
     mid-swing keeps swinging for a frame or two, then swings back."""
+    motion_min_confidence: float = 0.5
+    """A keypoint's own motion (relative to the root) is continued only where it had at least this confidence in
+    the last two detections."""
     primary_switch_ratio: float = 2.0
     """The primary person (the video's main subject) changes only to a track with this many times its support
     (see :attr:`Track.support`): the subject does not flicker with the detector's scores."""

@@ -76,17 +76,22 @@ class Tracker:
         predicted = [track.cues(frame_index, config, self.shot) for track in self.tracks]
         cost = cost_matrix([c for c, _ in predicted], [v for _, v in predicted], cues, config.cost)
         matches, unmatched_tracks, unmatched_detections = assign(cost, config.cost.gate)
+        # A second solution for a tracked body (the detector's whole-frame and zoomed-in views can disagree on a
+        # cut or blurred body) starts no track: born beside the real one, it competes for the person's next
+        # detections after a miss and can take them, and with them the person's id.
+        tracked_boxes = [detections[d].bbox for _, d in matches]
+        unmatched_detections = [
+            d for d in unmatched_detections
+            if not any(overlap_fraction(detections[d].bbox, box) >= config.duplicate_overlap for box in tracked_boxes)
+        ]
 
         # Who is reported: matched tracks that are shown, and new tracks that qualify to be shown at once.
         owner: list[Optional[Track]] = [None] * len(detections)
         for t, d in matches:
             owner[d] = self.tracks[t]
-        has_confirmed = any(t.confirmed and t.shot == self.shot for t in self.tracks)
-        shown = [
-            owner[d].shown if owner[d] is not None
-            else not has_confirmed or detection_quality(detections[d]) >= config.show_quality
-            for d in range(len(detections))
-        ]
+        shown = [owner[d].shown if owner[d] is not None
+                 else d in unmatched_detections and self._shown_at_once(detections[d])
+                 for d in range(len(detections))]
         if refine is not None:
             chosen = [d for d in range(len(detections)) if shown[d]]
             previous = [None if owner[d] is None else owner[d].fit_state for d in chosen]
@@ -125,7 +130,7 @@ class Tracker:
         self._choose_primary()
         return self._ordered([p for p in outputs if p is not None], predictions)
 
-    def hints(self, frame_index: int, focal_length_px: float) -> list[Hint]:
+    def hints(self, frame_index: int) -> list[Hint]:
         """Where the detector should look for the shown tracks in frame ``frame_index``.
 
         A confirmed track detected in the previous frame hands on the detector's own region (its landmark model
@@ -137,9 +142,11 @@ class Tracker:
         """
         hints, lost = [], []
         for track in self.tracks:
-            if not track.shown:
-                continue
             unseen = frame_index - track.location.frame
+            if not track.shown:
+                if unseen <= 1:  # held back: it must be found again by the detector to earn its place
+                    hints.append(Hint(track.last.bbox))
+                continue
             if unseen <= 1:
                 region = track.last.next_region if track.confirmed else None
                 hints.append(Hint(track.last.bbox, region))
@@ -147,7 +154,7 @@ class Tracker:
                 lost.append(track)
         seen_boxes = [hint.box for hint in hints]
         for track in lost:
-            dx, dy = track.image_shift(frame_index, focal_length_px, self.config)
+            dx, dy = track.image_shift(frame_index, self.config)
             x, y, w, h = track.last.bbox
             box = (x + dx, y + dy, w, h)
             region = track.last.next_region if track.confirmed else None
@@ -158,6 +165,19 @@ class Tracker:
                 region = None
             hints.append(Hint(box, region, lost=True))
         return hints
+
+    def _shown_at_once(self, detection: Person) -> bool:
+        """Whether a new track is reported from its first detection: always while the current shot has no
+        confirmed track; otherwise only a clear detection (``show_quality``) at least ``show_min_height`` times as
+        tall as the primary person: a small, one-off find in the background (a spectator, a shape in a fence)
+        waits for confirmation."""
+        confirmed = [t for t in self.tracks if t.confirmed and t.shot == self.shot]
+        if not confirmed:
+            return True
+        primary = next((t for t in confirmed if t.track_id == self.primary_id), None)
+        tallest = max(t.last.bbox[3] for t in confirmed) if primary is None else primary.last.bbox[3]
+        return (detection_quality(detection) >= self.config.show_quality
+                and detection.bbox[3] >= self.config.show_min_height * tallest)
 
     def _notice_cut(self, image_rgb: np.ndarray) -> None:
         """Start a new shot when this frame cuts from the last informative one (flat frames are skipped)."""
