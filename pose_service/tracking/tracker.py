@@ -131,14 +131,14 @@ class Tracker:
         return self._ordered([p for p in outputs if p is not None], predictions)
 
     def hints(self, frame_index: int) -> list[Hint]:
-        """Where the detector should look for the shown tracks in frame ``frame_index``.
+        """Where the detector should look for the tracks in frame ``frame_index``.
 
         A confirmed track detected in the previous frame hands on the detector's own region (its landmark model
-        then follows the person without the person detector, as MediaPipe's tracking does); a new find gets no
-        region, so it must be found again by the detector to count: left to follow a one-off false positive,
-        BlazePose's landmark model keeps "seeing" it. A track missed since is looked for where it is expected (its
-        last box and region moved on as its prediction moves): one missed frame must not lose a person whom only
-        the landmark model was still following.
+        then follows the person without the person detector, as MediaPipe's tracking does); a new find, shown or
+        held back, gets its box but no region, so it must be found again by the detector to count: left to follow
+        a one-off false positive, BlazePose's landmark model keeps "seeing" it. A shown track missed since is
+        looked for where it is expected (its last box and region moved on as its prediction moves): one missed
+        frame must not lose a person whom only the landmark model was still following.
         """
         hints, lost = [], []
         for track in self.tracks:
