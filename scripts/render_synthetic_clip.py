@@ -3,9 +3,8 @@
 
     python scripts/render_synthetic_clip.py single_person_3m out_dir/ [--seed 0] [--frames N] [--video clip.mp4]
 
-Presets: single_person_3m, one_person_140_frames, two_people_crossing, leaves_the_frame
-(pose_service/synth/clip.py documents the scenes and the ground-truth format). --video also writes an mp4 that
-scripts/test_frame_coverage.py and scripts/render_overlay.py can read.
+Presets: ``PRESETS`` in pose_service/synth/clip.py, which documents the scenes and the ground-truth format.
+--video also writes an mp4 that scripts/test_frame_coverage.py and scripts/render_overlay.py can read.
 """
 
 from __future__ import annotations

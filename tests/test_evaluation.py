@@ -1,8 +1,12 @@
-"""The PCK metric used by scripts/eval_keypoints.py."""
+"""Evaluation metrics: PCK (eval_keypoints.py) and the body-versus-detector 3D comparison (eval_synthetic.py)."""
 
 import numpy as np
 
+from synthetic_people import STANDING, arms_up
+from synthetic_people import person as posed
+
 from pose_service.conventions import BODY25_INDEX, COCO17_NAMES
+from pose_service.evaluation.clip import DetectorComparison
 from pose_service.evaluation.keypoints2d import pck_hits, torso_size
 
 
@@ -42,3 +46,23 @@ def test_missing_person_and_zero_confidence_count_as_wrong():
     pred = prediction_from(GT, 0)
     pred[BODY25_INDEX["left_knee"], 2] = 0
     assert pck_hits(pred, GT) == (7, 8)
+
+
+def test_detector_comparison_pairs_each_reported_body_with_its_own_detection():
+    near, far = np.array([-0.6, 0.1, 3.0]), np.array([0.8, 0.1, 4.0])
+    truth = {}
+    for identity, (pose, translation) in enumerate([(STANDING, near), (arms_up(), far)], start=1):
+        body = posed(pose, translation)
+        truth[identity] = {"in_view": True, "visible": np.ones(25, bool), "keypoints_2d": body.keypoints_2d[:, :2],
+                           "joints_rel": body.keypoints_3d, "bbox": list(body.bbox)}
+    reported = [posed(STANDING, near), posed(arms_up(), far)]  # exact bodies, reported in truth's order
+    for p in reported:
+        p.source = "detected"
+    # The detector's 3D: the far person's arms down (wrong), listed first, so pairing must go by position.
+    detections = [posed(STANDING, far), posed(STANDING, near)]
+    comparison = DetectorComparison()
+    comparison.add(reported, truth, detections)
+    summary = comparison.summary()
+    assert summary["people"] == 2 and summary["body_pa_mpjpe_mm"] < 1e-6
+    assert comparison.detector_pa_mm[0] < 1e-6 < 50 < comparison.detector_pa_mm[1]
+    assert summary["pa_ratio"] < 1e-6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import dataclasses
 
@@ -186,3 +187,63 @@ def test_presets_with_camera_motion_entries_and_exits():
     first, second = leaving.people
     assert first.identity == second.identity and first.shape == second.shape and first.shirt == second.shirt
     assert [sum(p.present(i) for p in leaving.people) for i in range(leaving.frames)] == [1] * leaving.frames
+
+
+def _middle_frames(renderer: ClipRenderer, spec: ClipSpec) -> dict[str, dict]:
+    """motion -> ground truth of the middle frame of each window of ``spec``'s one person (standing still), each
+    frame rendered alone: a one-frame clip whose motion clock starts where that frame's does."""
+    truth = {}
+    for person in spec.people:
+        middle = sum(person.visible_frames) // 2
+        alone = dataclasses.replace(person, visible_frames=None, phase=person.phase + middle / spec.fps)
+        truth[person.motion] = renderer.render(dataclasses.replace(spec, frames=1, people=[alone])).ground_truth[0][1]
+    return truth
+
+
+def _knee_angle(joints: np.ndarray, side: str) -> float:
+    """Degrees between thigh and shin at the ``side`` ("left"/"right") knee: 180 straight."""
+    hip, knee, ankle = (joints[BODY25_INDEX[f"{side}_{name}"]] for name in ("hip", "knee", "ankle"))
+    a, b = hip - knee, ankle - knee
+    return float(np.degrees(np.arccos(a @ b / np.linalg.norm(a) / np.linalg.norm(b))))
+
+
+def test_hard_poses_touch_the_ground_where_they_should(renderer):
+    spec = preset("hard_poses")
+    people = spec.people
+    assert len({(p.identity, p.shape, p.skin, p.shirt, p.trousers) for p in people}) == 1  # one person throughout
+    assert [sum(p.present(i) for p in people) for i in range(spec.frames)] == [1] * spec.frames
+    assert {0.0, math.pi, math.pi / 2, -math.pi / 2} <= {p.heading for p in people}  # front, back and both sides
+    truth = _middle_frames(renderer, spec)
+    assert set(truth) == {"snowboard_stance", "bend", "kneel", "all_fours", "arms_cross"}
+    for motion, person in truth.items():
+        assert person["in_view"] and person["visible"].sum() >= 23, motion
+
+    def height(motion: str, joint: str) -> float:
+        """Metres above the ground (a still camera: its frame is the world's, the ground at camera_height)."""
+        return spec.camera_height - truth[motion]["joints_cam"][BODY25_INDEX[joint], 1]
+
+    # Standing, knees are ~0.45 m up and wrists ~0.85 m: these are on the ground, up to the joint's own thickness.
+    assert height("kneel", "right_knee") < 0.09 and height("kneel", "left_knee") > 0.35
+    assert height("kneel", "left_heel") < 0.06  # the front foot flat
+    for joint in ("left_knee", "right_knee", "left_wrist", "right_wrist"):
+        assert height("all_fours", joint) < 0.1, joint
+    assert height("all_fours", "neck") > 0.4 and height("all_fours", "mid_hip") > 0.3  # not lying down
+    for side in ("left", "right"):
+        assert _knee_angle(truth["snowboard_stance"]["joints_cam"], side) < 150
+    assert height("bend", "nose") < height("bend", "mid_hip") - 0.2  # bent double
+    crossed = truth["arms_cross"]["joints_cam"]
+    for side, other in (("left", "right"), ("right", "left")):  # each hand at the other shoulder
+        wrist = crossed[BODY25_INDEX[f"{side}_wrist"]]
+        reach = {s: np.linalg.norm(wrist - crossed[BODY25_INDEX[f"{s}_shoulder"]]) for s in (side, other)}
+        assert reach[other] < 0.2 < reach[side], side
+
+
+def test_hard_poses_occluded_hides_the_legs_behind_the_box(renderer):
+    spec = preset("hard_poses_occluded")
+    assert spec.occluders and spec.camera_yaw_rate and spec.camera_shake and spec.background == "noise"
+    truth = _middle_frames(renderer, spec)  # each with frame 0's camera turn: a turn hides nothing more or less
+    feet = [BODY25_INDEX[name] for name in ("left_ankle", "right_ankle", "left_heel", "right_heel")]
+    upper = [BODY25_INDEX[name] for name in ("nose", "left_wrist", "right_wrist", "left_elbow", "right_elbow")]
+    behind_the_box = truth["snowboard_stance"]["visible"]
+    assert not behind_the_box[feet].any() and behind_the_box[upper].all()
+    assert truth["bend"]["visible"].all() and truth["all_fours"]["visible"].all()

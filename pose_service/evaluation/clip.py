@@ -10,17 +10,22 @@ person's box height is no match. Then, over the clip:
 * predicted people: the same 3D errors, listed with the gap length (frames since the track's last detection);
 * coverage per identity: frames in view with a matched person / frames in view;
 * identity switches: times an identity's matched track id changes.
+
+:class:`DetectorComparison` pairs, for the same detected people, the 3D error of the reported body with that of the
+detector's own 3D keypoints (MediaPipe's world landmarks on the embedded backend), over the 12 body joints: the fit
+must improve on its input to be worth its cost.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..conventions import BODY12_NAMES, BODY25_INDEX
 from ..types import Person
 from .keypoints3d import mpjpe, n_mpjpe, pa_mpjpe
 
@@ -108,3 +113,49 @@ def score_frame(score: ClipScore, people: list[Person], truth: dict[int, dict[st
         else:
             gap = frame - last_detected.get(person.track_id, frame)
             score.predicted.append((gap, *errors))
+
+
+BODY12 = np.array([BODY25_INDEX[name] for name in BODY12_NAMES])
+
+
+@dataclass
+class DetectorComparison:
+    """Per detected person matched to the ground truth: PA-MPJPE and N-MPJPE (mm, root-relative, the 12 body
+    joints) of the reported body and of the detector's 3D keypoints for the same person in the same frame."""
+
+    body_pa_mm: list[float] = field(default_factory=list)
+    detector_pa_mm: list[float] = field(default_factory=list)
+    body_n_mm: list[float] = field(default_factory=list)
+    detector_n_mm: list[float] = field(default_factory=list)
+
+    def add(self, people: list[Person], truth: dict[int, dict[str, Any]], detections: list[Person]) -> None:
+        """``detections``: what the detector gave the body stage this frame (with its own ``keypoints_3d``). Each
+        reported detected person is paired with the detection nearest to it in 2D (the reported keypoints are the
+        detector's where it saw them)."""
+        candidates = [d for d in detections if d.keypoints_3d is not None]
+        for identity, index in match(people, truth).items():
+            person = people[index]
+            if person.source != "detected" or person.keypoints_3d is None or not candidates:
+                continue
+            detection = min(candidates, key=lambda d: float(np.linalg.norm(
+                d.keypoints_2d[BODY12, :2] - person.keypoints_2d[BODY12, :2], axis=1).mean()))
+            gt = truth[identity]["joints_rel"][BODY12]
+            body, detector = person.keypoints_3d[BODY12], detection.keypoints_3d[BODY12]
+            self.body_pa_mm.append(1000 * pa_mpjpe(body, gt))
+            self.detector_pa_mm.append(1000 * pa_mpjpe(detector, gt))
+            self.body_n_mm.append(1000 * n_mpjpe(body, gt))
+            self.detector_n_mm.append(1000 * n_mpjpe(detector, gt))
+
+    def summary(self) -> dict[str, Any]:
+        def mean(values: list[float]) -> Optional[float]:
+            return float(np.mean(values)) if values else None
+
+        body_pa, detector_pa = mean(self.body_pa_mm), mean(self.detector_pa_mm)
+        return {
+            "people": len(self.body_pa_mm),
+            "body_pa_mpjpe_mm": body_pa,
+            "detector_pa_mpjpe_mm": detector_pa,
+            "pa_ratio": body_pa / detector_pa if body_pa is not None and detector_pa else None,
+            "body_n_mpjpe_mm": mean(self.body_n_mm),
+            "detector_n_mpjpe_mm": mean(self.detector_n_mm),
+        }

@@ -2,8 +2,9 @@
 
 A clip is a :class:`ClipSpec` (image size, focal length, frames, background, camera motion, people, occluders);
 each :class:`PersonSpec` walks a straight line at constant velocity on a ground plane, with a motion from
-:mod:`.motion`, a heading, a shape and optionally a window of frames outside which it is absent. Deterministic: the
-same spec renders the same frames. :func:`concatenate_clips` joins rendered clips into one edited clip with hard cuts.
+:mod:`.motion` (which may tip the whole body forwards; its lowest point rests on the ground), a heading, a shape and
+optionally a window of frames outside which it is absent. Deterministic: the same spec renders the same frames.
+:func:`concatenate_clips` joins rendered clips into one edited clip with hard cuts.
 
 The scene is laid out in the world frame: the camera's frame at frame 0 before any shake (x right, y down, z
 forward, metres; the camera at the origin, ``camera_height`` above the ground). A still camera keeps that frame
@@ -30,6 +31,7 @@ from typing import Any, Optional
 
 import cv2
 import numpy as np
+import roma
 import torch
 
 from ..body.anny_model import AnnyModel
@@ -218,13 +220,15 @@ class ClipRenderer:
 
     @torch.inference_mode()
     def body(self, person: PersonSpec, t: float, ground_y: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(vertices (V, 3), joints (25, 3), translation (3,)) of ``person`` at time ``t`` in the world frame, feet on
-        the ground."""
-        pose = torch.tensor(MOTIONS[person.motion](t + person.phase), dtype=torch.float32)[None]
+        """(vertices (V, 3), joints (25, 3), translation (3,)) of ``person`` at time ``t`` in the world frame, the
+        lowest vertex on the ground (the feet, or the knees and hands of a body the motion tips forwards)."""
+        pose = MOTIONS[person.motion](t + person.phase)
+        body_pose = torch.tensor(pose.body_pose, dtype=torch.float32)[None]
         heading = person.heading + person.turn_rate * t
-        orient = torch.tensor([[0.0, heading, 0.0]])
+        # Tip forward (about camera x, the left-right axis of a body facing the camera), then turn to the heading.
+        orient = roma.rotmat_to_rotvec(roma.euler_to_rotmat("YX", [heading, pose.pitch], dtype=torch.float32))[None]
         shape = torch.tensor([person.shape], dtype=torch.float32)
-        out = self.model(orient, pose, shape)
+        out = self.model(orient, body_pose, shape)
         vertices, joints = out.vertices[0].double().numpy(), out.keypoints[0].double().numpy()
         x = person.start[0] + person.velocity[0] * t
         z = person.start[1] + person.velocity[1] * t
@@ -393,8 +397,34 @@ def preset(name: str, seed: int = 0) -> ClipSpec:
         return ClipSpec(frames=60, seed=seed, people=[
             PersonSpec(1, "walk", start=(-2.3, 3.2), velocity=(1.0, 0.0), heading=-1.0, shape=shape(), shirt=1,
                        visible_frames=(15, 60))])
+    if name == "hard_poses":  # one person holding each of HARD_POSES in turn, seen from front, sides and back
+        return ClipSpec(frames=HARD_POSE_FRAMES * len(HARD_POSES), camera_height=1.2, seed=seed,
+                        people=_hard_pose_windows(PersonSpec(1, shape=shape(), skin=3, shirt=2, trousers=1)))
+    if name == "hard_poses_occluded":  # the same over clutter, handheld and panning, a box hiding some poses' legs
+        return replace(preset("hard_poses", seed), background="noise", camera_yaw_rate=0.05, camera_shake=1.5,
+                       occluders=[Occluder(centre=(0.45, 3.3), size=(0.6, 0.4, 0.3))])
     raise ValueError(f"unknown preset {name!r}")
 
 
+HARD_POSES: tuple[tuple[str, float, float], ...] = (
+    ("snowboard_stance", 0.0, 0.45), ("bend", math.pi / 2, -0.3), ("kneel", math.pi, -0.4),
+    ("all_fours", -math.pi / 2, -0.6), ("arms_cross", 0.5, 0.45),
+)
+"""The ``hard_poses`` presets' windows in order: (motion, heading, x on the ground in metres, 4 m from the camera at
+1.2 m, which sees the ground from 3.2 m on). Those at x = 0.45 are behind the ``hard_poses_occluded`` box, which
+hides their feet and shins."""
+HARD_POSE_FRAMES = 18  # per pose: 0.6 s at 30 fps
+
+
+def _hard_pose_windows(person: PersonSpec, fps: float = 30.0) -> list[PersonSpec]:
+    """``person`` (one identity, shape and clothes) holding each of ``HARD_POSES`` for ``HARD_POSE_FRAMES`` frames,
+    the window's middle at the motion's extreme (its t = 0)."""
+    return [
+        replace(person, motion=motion, start=(x, 4.0), heading=heading, phase=-(i + 0.5) * HARD_POSE_FRAMES / fps,
+                visible_frames=(i * HARD_POSE_FRAMES, (i + 1) * HARD_POSE_FRAMES))
+        for i, (motion, heading, x) in enumerate(HARD_POSES)
+    ]
+
+
 PRESETS = ("single_person_3m", "one_person_140_frames", "two_people_crossing", "leaves_the_frame", "pan_follow",
-           "leave_and_return", "empty_start")
+           "leave_and_return", "empty_start", "hard_poses", "hard_poses_occluded")
