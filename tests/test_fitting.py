@@ -10,7 +10,8 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from pose_service.body.smpl_model import SMPLModel
-from pose_service.evaluation.keypoints3d import pa_mpjpe
+from pose_service.conventions import BODY25_INDEX
+from pose_service.evaluation.keypoints3d import pa_mpjpe, procrustes_align
 from pose_service.evaluation.synthetic import observe, random_subject
 from pose_service.fitting import FitConfig, Fitter, FitState
 from pose_service.fitting import losses
@@ -173,3 +174,22 @@ def _args(observation: tuple[np.ndarray, np.ndarray]) -> tuple:
     """fit()'s positional arguments after the model for an observation with 3D."""
     keypoints_2d, keypoints_3d = observation
     return keypoints_2d, SIZE, FOCAL, keypoints_3d
+
+
+def test_a_limb_the_detector_guesses_but_does_not_see_follows_its_3d_guess(anny_model, fitter, subjects):
+    """The far arm of a side view: 2D confidence below the threshold, but a 3D guess. The fit follows the guess
+    instead of leaving the arm in the rest pose (which is what ignoring it does)."""
+    rng = np.random.default_rng(2)
+    hidden = [BODY25_INDEX[name] for name in ("left_elbow", "left_wrist")]
+    ignoring = Fitter(FitConfig(unseen_3d_weight=0.0))
+    errors = {"followed": [], "ignored": []}
+    for subject in subjects:
+        keypoints_2d, keypoints_3d = observe(subject, SIZE, FOCAL, rng)
+        keypoints_2d[hidden, 2] = 0.1
+        for name, fit in (("followed", fitter), ("ignored", ignoring)):
+            result = fit.fit(anny_model, keypoints_2d, SIZE, FOCAL, keypoints_3d)
+            aligned = procrustes_align(result.keypoints_3d, subject.keypoints)
+            errors[name].append(1000 * np.linalg.norm(aligned[hidden] - subject.keypoints[hidden], axis=1).mean())
+    print({name: np.round(values).tolist() for name, values in errors.items()})
+    assert np.mean(errors["followed"]) < 0.6 * np.mean(errors["ignored"])
+    assert np.mean(errors["followed"]) < 80.0

@@ -64,7 +64,9 @@ class FitConfig:
         up to a torso length after two missed frames).
     shape_every_n_frames: warm frames keep the shape fixed (the body model then reuses its rest mesh), except every
         n-th frame since the last shape estimate, when "shape" joins the warm stages' free groups; 0 never re-estimates.
-    min_confidence: 2D keypoints below it are ignored (and 3D ones whose 2D confidence is below it).
+    min_confidence: 2D keypoints below it are ignored.
+    unseen_3d_weight: the least weight of a detector's 3D keypoint (its 2D confidence otherwise), so that limbs the
+        detector guesses but does not see still follow its 3D guess.
     min_keypoints: fewer usable 2D keypoints than this and ``fit`` returns None.
     robust_sigma_px: Geman-McClure (GMoF) scale of the reprojection loss in pixels: residuals well beyond it count
         about the same, so a few wrong detections do not drag the body.
@@ -81,6 +83,7 @@ class FitConfig:
     catch_up_error: float = 0.1
     shape_every_n_frames: int = 30
     min_confidence: float = 0.3
+    unseen_3d_weight: float = 0.3
     min_keypoints: int = 6
     robust_sigma_px: float = 50.0
     min_depth: float = 0.3

@@ -19,12 +19,13 @@ import roma
 import torch
 
 from pose_service.body.base import BodyModel
-from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS, project
+from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS, ROOT_NAME, project
 from pose_service.fitting import losses
 from pose_service.fitting.config import FitConfig, FitStage
 from pose_service.fitting.init import TORSO, facing_from_2d, kabsch, solve_translation
 
 
+_ROOT = BODY25_INDEX[ROOT_NAME]
 # Keypoints whose root-relative position barely depends on the limbs' pose (torso and head).
 _RIGID_MASK = np.isin(
     np.arange(NUM_KEYPOINTS),
@@ -197,13 +198,23 @@ class Fitter:
             keypoints_2d=torch.as_tensor(keypoints_2d[:, :2], **tensor),
             weights_2d=torch.as_tensor(weights, **tensor),
             keypoints_3d=None if keypoints_3d is None else torch.as_tensor(keypoints_3d, **tensor),
-            weights_3d=torch.as_tensor(weights if keypoints_3d is not None else np.zeros_like(weights), **tensor),
+            weights_3d=torch.as_tensor(self._weights_3d(keypoints_2d, weights, keypoints_3d), **tensor),
             limb_lengths=limb_lengths,
             limb_weights=limbs_weights,
             focal=float(focal_px),
             center=torch.tensor([width / 2.0, height / 2.0], **tensor),
             image_scale=float(max(width, height)),
         )
+
+    def _weights_3d(self, keypoints_2d: np.ndarray, weights: np.ndarray, keypoints_3d: Optional[np.ndarray]) -> np.ndarray:
+        """(25,) weights of the detector's 3D keypoints: their 2D confidence, but at least ``unseen_3d_weight``
+        wherever the detector gives a 3D point: a limb it cannot see (the far arm in a side view) still has a
+        plausible 3D guess, while without one the fit leaves that limb in the rest pose (an arm held out)."""
+        if keypoints_3d is None:
+            return np.zeros_like(weights)
+        given = np.any(keypoints_3d != 0.0, axis=1)
+        given[_ROOT] = True
+        return np.where(given, np.maximum(weights, self.config.unseen_3d_weight), 0.0)
 
     def _keypoints(self, model: BodyModel, params: dict[str, torch.Tensor]) -> np.ndarray:
         """(25, 3) root-relative model keypoints of ``params`` (reduced path, no grad), float64 numpy."""
