@@ -156,7 +156,8 @@ class Fitter:
             targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
                                                            device=model.device).reshape(1, 3)
             stages, frames_since_shape = self.config.warm_stages, previous.frames_since_shape + 1
-            if self._start_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error:
+            catching_up = self._start_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error
+            if catching_up:
                 stages = self.config.catch_up_stages
             every = self.config.shape_every_n_frames
             if every > 0 and frames_since_shape >= every:
@@ -166,16 +167,31 @@ class Fitter:
         if any("shape" in s.free for s in stages):
             frames_since_shape = 0
 
+        iterations, evaluations, terms = self._run_stages(model, params, targets, stages)
+        if previous is not None and catching_up:
+            # The previous pose may be a poor start (a new pose after a gap: kneeling to all fours) that the
+            # optimiser cannot leave: also fit from a fresh start with the same body and keep what explains the
+            # frame better.
+            fresh = self._cold_init(model, targets, keypoints_2d, weights, keypoints_3d)
+            fresh["shape"] = params["shape"].detach().clone()
+            fresh_run = self._run_stages(model, fresh, targets, (self.config.cold_stages[0], *stages))
+            iterations, evaluations = iterations + fresh_run[0], evaluations + fresh_run[1]
+            if _data_loss(fresh_run[2]) < _data_loss(terms):
+                params, terms = fresh, fresh_run[2]
+        return self._result(
+            model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
+            start, warm=previous is not None,
+        )  # fmt: skip
+
+    def _run_stages(self, model, params, targets, stages) -> tuple[int, int, dict[str, torch.Tensor]]:
+        """Run ``stages`` in order on ``params`` (in place); (iterations, evaluations, the last stage's terms)."""
         iterations = evaluations = 0
         terms: dict[str, torch.Tensor] = {}
         for stage in stages:
             stage_iterations, stage_evaluations, terms = self._run_stage(model, params, targets, stage)
             iterations += stage_iterations
             evaluations += stage_evaluations
-        return self._result(
-            model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-            start, warm=previous is not None,
-        )  # fmt: skip
+        return iterations, evaluations, terms
 
     # ------------------------------------------------------------------------------------------------ set-up
     def _targets(self, model, keypoints_2d, weights, image_size, focal_px, keypoints_3d) -> _Targets:
@@ -374,3 +390,7 @@ class Fitter:
             warm=warm,
         )
 
+
+def _data_loss(terms: dict[str, torch.Tensor]) -> float:
+    """How well a fit explains its frame: its unweighted reprojection and 3D keypoint terms."""
+    return float(sum(terms[name] for name in ("reprojection", "keypoints_3d") if name in terms))
