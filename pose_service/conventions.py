@@ -43,6 +43,8 @@ BODY12_NAMES: tuple[str, ...] = (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
+BODY12_INDICES = np.array([BODY25_INDEX[name] for name in BODY12_NAMES])
+"""Their rows in BODY_25 arrays."""
 
 # COCO-17 order (ground-truth files, evaluation).
 COCO17_NAMES: tuple[str, ...] = (

@@ -48,11 +48,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from benchmark_service import service  # noqa: E402
 from pose_service.batch.video import read_frames  # noqa: E402
-from pose_service.conventions import BODY12_NAMES, BODY25_INDEX  # noqa: E402
+from pose_service.conventions import BODY12_INDICES, BODY25_INDEX  # noqa: E402
 from pose_service.tracking.track import inside_fraction  # noqa: E402
 from test_frame_coverage import jpeg_b64, post_frame  # noqa: E402
 
-BODY12 = np.array([BODY25_INDEX[name] for name in BODY12_NAMES])
 SHOULDERS = [BODY25_INDEX["left_shoulder"], BODY25_INDEX["right_shoulder"]]
 HIPS = [BODY25_INDEX["left_hip"], BODY25_INDEX["right_hip"]]
 GREY = 128
@@ -73,7 +72,7 @@ def pck(pred: Keypoints, ref: Keypoints, threshold: float = 0.2, min_confidence:
     """(correct, scored) joints of the 12 body joints where ``ref`` is confident; correct = within ``threshold``
     times the reference torso (mid-shoulder to mid-hip)."""
     torso = float(np.linalg.norm(ref[SHOULDERS, :2].mean(0) - ref[HIPS, :2].mean(0)))
-    joints = BODY12[ref[BODY12, 2] > min_confidence]
+    joints = BODY12_INDICES[ref[BODY12_INDICES, 2] > min_confidence]
     if torso <= 0 or not len(joints):
         return 0, 0
     distances = np.linalg.norm(pred[joints, :2] - ref[joints, :2], axis=1)
@@ -84,7 +83,7 @@ def torso_errors(pred: Keypoints, ref: Keypoints, min_confidence: float = 0.3) -
     """Distances of the 12 body joints where ``ref`` is confident, in reference torso lengths: finer than PCK where
     both guesses are within its threshold."""
     torso = float(np.linalg.norm(ref[SHOULDERS, :2].mean(0) - ref[HIPS, :2].mean(0)))
-    joints = BODY12[ref[BODY12, 2] > min_confidence]
+    joints = BODY12_INDICES[ref[BODY12_INDICES, 2] > min_confidence]
     if torso <= 0:
         return []
     return list(np.linalg.norm(pred[joints, :2] - ref[joints, :2], axis=1) / torso)

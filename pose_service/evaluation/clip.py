@@ -25,7 +25,7 @@ from typing import Any, Optional
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..conventions import BODY12_NAMES, BODY25_INDEX
+from ..conventions import BODY12_INDICES
 from ..types import Person
 from .keypoints3d import mpjpe, n_mpjpe, pa_mpjpe
 
@@ -115,8 +115,6 @@ def score_frame(score: ClipScore, people: list[Person], truth: dict[int, dict[st
             score.predicted.append((gap, *errors))
 
 
-BODY12 = np.array([BODY25_INDEX[name] for name in BODY12_NAMES])
-
 
 @dataclass
 class DetectorComparison:
@@ -138,9 +136,9 @@ class DetectorComparison:
             if person.source != "detected" or person.keypoints_3d is None or not candidates:
                 continue
             detection = min(candidates, key=lambda d: float(np.linalg.norm(
-                d.keypoints_2d[BODY12, :2] - person.keypoints_2d[BODY12, :2], axis=1).mean()))
-            gt = truth[identity]["joints_rel"][BODY12]
-            body, detector = person.keypoints_3d[BODY12], detection.keypoints_3d[BODY12]
+                d.keypoints_2d[BODY12_INDICES, :2] - person.keypoints_2d[BODY12_INDICES, :2], axis=1).mean()))
+            gt = truth[identity]["joints_rel"][BODY12_INDICES]
+            body, detector = person.keypoints_3d[BODY12_INDICES], detection.keypoints_3d[BODY12_INDICES]
             self.body_pa_mm.append(1000 * pa_mpjpe(body, gt))
             self.detector_pa_mm.append(1000 * pa_mpjpe(detector, gt))
             self.body_n_mm.append(1000 * n_mpjpe(body, gt))

@@ -68,11 +68,10 @@ class FitResult:
     """One fitted person. Points are in metres, camera axes; see ``pose_service.conventions``.
 
     keypoints_3d (25, 3) root-relative; keypoints_2d (25, 3) px + confidence: the detector's where it saw the
-    keypoint (the fit serves 3D and fills in the rest; its projection of a seen keypoint is no better evidence
-    than the detection, and it depends on the warm start: on the parkour clip, two runs of the same frames with
-    different gaps agreed on 0.87 of the joints when all were projected, 0.91 when seen ones are the detector's),
-    else the body's projection with half the mean
-    detector confidence (the model's guess); camera_translation (3,);
+    keypoint, else the body's projection with half the mean detector confidence (the model's guess). The fit serves
+    3D and fills in the rest: its projection of a seen keypoint is no better evidence than the detection, and it
+    depends on the warm start (on the parkour clip, two runs of the same frames with different gaps agreed on 0.87
+    of the joints when all were projected, 0.91 when seen ones are the detector's). camera_translation (3,);
     vertices (V, 3) root-relative; losses: the final unweighted loss terms of the last stage.
     """
 
@@ -148,7 +147,7 @@ class Fitter:
         targets = self._targets(model, keypoints_2d, weights, image_size, focal_px, keypoints_3d)
         if previous is None:
             params = self._cold_init(model, targets, keypoints_2d, weights, keypoints_3d)
-            stages, frames_since_shape = self.config.cold_stages, 0
+            stages, frames_since_shape, catching_up = self.config.cold_stages, 0, False
         else:
             params = self._warm_init(model, targets, previous)
             # The temporal term pulls towards the previous frame's fit (its translation too, not the re-solved one).
@@ -168,7 +167,7 @@ class Fitter:
             frames_since_shape = 0
 
         iterations, evaluations, terms = self._run_stages(model, params, targets, stages)
-        if previous is not None and catching_up:
+        if catching_up:
             # The previous pose may be a poor start (a new pose after a gap: kneeling to all fours) that the
             # optimiser cannot leave: also fit from a fresh start with the same body and keep what explains the
             # frame better.
@@ -214,7 +213,7 @@ class Fitter:
             keypoints_2d=torch.as_tensor(keypoints_2d[:, :2], **tensor),
             weights_2d=torch.as_tensor(weights, **tensor),
             keypoints_3d=None if keypoints_3d is None else torch.as_tensor(keypoints_3d, **tensor),
-            weights_3d=torch.as_tensor(self._weights_3d(keypoints_2d, weights, keypoints_3d), **tensor),
+            weights_3d=torch.as_tensor(self._weights_3d(weights, keypoints_3d), **tensor),
             limb_lengths=limb_lengths,
             limb_weights=limbs_weights,
             focal=float(focal_px),
@@ -222,7 +221,7 @@ class Fitter:
             image_scale=float(max(width, height)),
         )
 
-    def _weights_3d(self, keypoints_2d: np.ndarray, weights: np.ndarray, keypoints_3d: Optional[np.ndarray]) -> np.ndarray:
+    def _weights_3d(self, weights: np.ndarray, keypoints_3d: Optional[np.ndarray]) -> np.ndarray:
         """(25,) weights of the detector's 3D keypoints: their 2D confidence, but at least ``unseen_3d_weight``
         wherever the detector gives a 3D point: a limb it cannot see (the far arm in a side view) still has a
         plausible 3D guess, while without one the fit leaves that limb in the rest pose (an arm held out)."""

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 
-from ..conventions import BODY12_NAMES, BODY25_INDEX, ROOT_NAME
+from ..conventions import BODY12_INDICES, BODY25_INDEX, ROOT_NAME
 from ..types import Box, Person
 from .appearance import Appearance, blend
 from .config import TrackerConfig
@@ -24,7 +24,6 @@ from .one_euro import OneEuro
 from .serial import decode_array, encode_array
 
 SMOOTHED = ("keypoints_2d", "keypoints_3d", "camera_translation")
-_BODY12 = [BODY25_INDEX[name] for name in BODY12_NAMES]
 _ROOT = BODY25_INDEX[ROOT_NAME]
 
 
@@ -32,7 +31,7 @@ def detection_quality(person: Person) -> float:
     """How clearly a detection shows a person, in [0, 1]: the detector's score times the mean confidence of the
     better half of the 12 body joints (shoulders to ankles), so that a person seen from the waist up counts, and
     a smudge with one or two confident joints does not."""
-    confidences = np.sort(person.keypoints_2d[_BODY12, 2])[len(_BODY12) // 2:]
+    confidences = np.sort(person.keypoints_2d[BODY12_INDICES, 2])[len(BODY12_INDICES) // 2:]
     return float(person.score) * float(np.mean(confidences))
 
 

@@ -89,8 +89,8 @@ class Tracker:
         owner: list[Optional[Track]] = [None] * len(detections)
         for t, d in matches:
             owner[d] = self.tracks[t]
-        shown = [owner[d].shown if owner[d] is not None
-                 else d in unmatched_detections and self._shown_at_once(detections[d])
+        new = set(unmatched_detections)
+        shown = [owner[d].shown if owner[d] is not None else d in new and self._shown_at_once(detections[d])
                  for d in range(len(detections))]
         if refine is not None:
             chosen = [d for d in range(len(detections)) if shown[d]]
