@@ -58,6 +58,10 @@ class Person:
     source: Literal["detected", "predicted", "interpolated"] = "detected"
     """``interpolated`` only from offline batch post-processing (:mod:`pose_service.batch.offline`)."""
     tracking_confidence: Optional[float] = None
+    fit_confidence: Optional[float] = None
+    """How well the fitted body explains the detected 2D keypoints, in [0, 1] (0.5 at the fitter's
+    ``poor_fit_error``); None without a fit (a regressed body, or no body). A predicted person carries it with the
+    body of its last detection."""
     next_region: Optional[Region] = None
     """Where the detector would look for this person in the next frame (BlazePose: the ROI its auxiliary landmarks
     give), if it tracks. Not part of the HTTP response."""

@@ -10,7 +10,8 @@ the median 2D error (px) of detected people, the 3D error of predicted people fo
 per identity, identity switches and the frame time. ``cold``: every frame as a video of its own (a cold fit, no
 tracking), as single photos are served. In both modes, the same detected people are scored twice on the 12 body
 joints: the reported body and the detector's own 3D keypoints (MediaPipe's world landmarks), PA-MPJPE and
-N-MPJPE (scale-aligned), side by side with their ratio. --simulate-misses applies to warm runs; --save writes the
+N-MPJPE (scale-aligned), side by side with their ratio, and the share of fits down-weighted (confidence < 0.5)
+or rejected. --simulate-misses applies to warm runs; --save writes the
 frames, the ground truth and an overlay per frame of the warm run.
 """
 
@@ -122,13 +123,16 @@ def main() -> int:
                     overlay = draw_response(frame, response)
                     cv2.imwrite(str(args.save / f"overlay_{index:05d}.png"), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
 
-    print(f"\n{'preset/mode':<34} {'people':>6} {'PA body':>7} {'PA MP':>6} {'ratio':>5} {'N body':>6} {'N MP':>5}")
+    print(f"\n{'preset/mode':<34} {'people':>6} {'PA body':>7} {'PA MP':>6} {'ratio':>5} {'N body':>6} {'N MP':>5} "
+          f"{'low':>5} {'rej':>5}")
     for key, summary in summaries.items():
         versus = summary["versus_detector"]
         print(f"{key:<34} {versus['people']:>6} {mm_text(versus['body_pa_mpjpe_mm']):>7} "
               f"{mm_text(versus['detector_pa_mpjpe_mm']):>6} {ratio_text(versus['pa_ratio']):>5} "
-              f"{mm_text(versus['body_n_mpjpe_mm']):>6} {mm_text(versus['detector_n_mpjpe_mm']):>5}")
-    print("(mm over the 12 body joints; MP: the detector's own 3D keypoints for the same people; ratio: body / MP)")
+              f"{mm_text(versus['body_n_mpjpe_mm']):>6} {mm_text(versus['detector_n_mpjpe_mm']):>5} "
+              f"{ratio_text(versus['down_weighted_share']):>5} {ratio_text(versus['rejected_share']):>5}")
+    print("(mm over the 12 body joints; MP: the detector's own 3D keypoints for the same people; ratio: body / MP; "
+          "low / rej: share of fits served with confidence < 0.5 / not served)")
     if args.json:
         args.json.write_text(json.dumps({"seed": args.seed, "summaries": summaries}, indent=1))
     return 0

@@ -65,6 +65,8 @@ def test_astronaut_gives_one_person_at_the_labelled_positions(client, astronaut_
         "global_orient": (3,), "body_pose": (18, 3), "shape": (6,)}
     # A new track is reported from its first frame, tentative until confirmed.
     assert person["track_id"] == 1 and 0 < body["tracking_confidence"] < 1
+    # The body explains the photo's keypoints (a real photo's fit ends around 0.02 of the body's size: ~0.86).
+    assert body["fit_confidence"] == person["fit_confidence"] and person["fit_confidence"] > 0.5
     assert body["processing_time_ms"] > 0
 
 

@@ -66,3 +66,22 @@ def test_detector_comparison_pairs_each_reported_body_with_its_own_detection():
     assert summary["people"] == 2 and summary["body_pa_mpjpe_mm"] < 1e-6
     assert comparison.detector_pa_mm[0] < 1e-6 < 50 < comparison.detector_pa_mm[1]
     assert summary["pa_ratio"] < 1e-6
+    # No fit confidence on these people (no fitter ran): neither down-weighted nor rejected.
+    assert summary["down_weighted_share"] == summary["rejected_share"] == 0.0
+
+
+def test_detector_comparison_counts_down_weighted_and_rejected_fits():
+    translation = np.array([0.0, 0.1, 3.0])
+    body = posed(STANDING, translation)
+    truth = {1: {"in_view": True, "visible": np.ones(25, bool), "keypoints_2d": body.keypoints_2d[:, :2],
+                 "joints_rel": body.keypoints_3d, "bbox": list(body.bbox)}}
+    comparison = DetectorComparison()
+    for confidence, served in ((0.9, True), (0.3, True), (0.05, False), (0.8, True)):
+        person = posed(STANDING, translation)
+        person.source, person.fit_confidence = "detected", confidence
+        person.vertices = np.zeros((10, 3)) if served else None
+        comparison.add([person], truth, [posed(STANDING, translation)])
+    summary = comparison.summary()
+    assert summary["people"] == 4
+    assert summary["down_weighted_share"] == 0.25 and summary["rejected_share"] == 0.25
+    assert summary["body_pa_mpjpe_mm_confident"] < 1e-6 and summary["body_pa_mpjpe_mm_down_weighted"] < 1e-6

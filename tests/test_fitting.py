@@ -97,6 +97,22 @@ def test_cold_fit_accuracy_with_3d(anny_model, fitter, subjects):
     assert np.mean(errors) < 45.0
 
 
+def test_fit_confidence_separates_explained_from_inconsistent_keypoints(anny_model, fitter, subjects):
+    """Keypoints a body can take (the subject's own, observed) give a confident fit; the same keypoints in a random
+    order (no body can take them) give one the stage rejects, and its model-filled keypoints lose confidence."""
+    rng = np.random.default_rng(5)
+    for subject in subjects:
+        keypoints_2d, keypoints_3d = observe(subject, SIZE, FOCAL, rng)
+        good = fitter.fit(anny_model, keypoints_2d, SIZE, FOCAL, keypoints_3d)
+        scrambled = keypoints_2d.copy()
+        scrambled[:, :2] = keypoints_2d[rng.permutation(len(keypoints_2d)), :2]
+        bad = fitter.fit(anny_model, scrambled, SIZE, FOCAL, keypoints_3d)
+        assert good.error < fitter.config.poor_fit_error and good.confidence > 0.5
+        assert bad.error > fitter.config.reject_fit_error and bad.confidence < 0.1
+        unseen = keypoints_2d[:, 2] < fitter.config.min_confidence
+        assert np.all(bad.keypoints_2d[unseen, 2] < good.keypoints_2d[unseen, 2])
+
+
 def test_cold_fit_from_2d_only_finds_facing_direction(anny_model, fitter, subjects):
     rng = np.random.default_rng(2)
     for subject in subjects:
@@ -209,3 +225,23 @@ def test_warm_fit_from_a_different_pose_recovers_by_a_fresh_start(anny_model, fi
             errors[name].append(1000 * pa_mpjpe(result.keypoints_3d, turned.keypoints))
     print({name: np.round(values).tolist() for name, values in errors.items()})
     assert max(w - c for w, c in zip(errors["warm"], errors["cold"])) < 6.0  # 12 mm when stuck in the old pose
+
+
+def test_stage_serves_no_body_for_a_rejected_fit(anny_model, subjects):
+    """The pipeline's body stage: a person whose keypoints no body can take keeps the detector's keypoints, gets no
+    mesh and no fit state (its track keeps its last one), and reports the low fit confidence; a plausible one gets
+    its body."""
+    from pose_service.fitting.stage import FitStage
+    from pose_service.types import Person
+
+    rng = np.random.default_rng(8)
+    keypoints_2d, keypoints_3d = observe(subjects[0], SIZE, FOCAL, rng)
+    scrambled = keypoints_2d.copy()
+    scrambled[:, :2] = keypoints_2d[rng.permutation(len(keypoints_2d)), :2]
+    people = [Person(k, (0.0, 0.0, 10.0, 10.0), 0.9, keypoints_3d=keypoints_3d) for k in (keypoints_2d, scrambled)]
+    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    plausible, rejected = FitStage(anny_model)(image, people, [None, None], FOCAL)
+    assert plausible.vertices is not None and plausible.fit_state is not None and plausible.fit_confidence > 0.5
+    assert rejected.vertices is None and rejected.fit_state is None and rejected.fit_confidence < 0.1
+    np.testing.assert_array_equal(rejected.keypoints_2d, scrambled)
+    np.testing.assert_array_equal(rejected.keypoints_3d, keypoints_3d)

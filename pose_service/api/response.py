@@ -55,6 +55,7 @@ def person_json(person: Person, include_mesh: bool) -> dict[str, Any]:
         "body_params": person.body_params,
         "mesh_vertices_data": mesh_json(person.vertices) if include_mesh and person.vertices is not None else None,
         "tracking_confidence": person.tracking_confidence,
+        "fit_confidence": person.fit_confidence,
     }
 
 
@@ -82,6 +83,7 @@ def frame_response(
         "mesh_faces_data": faces if primary and primary["mesh_vertices_data"] is not None else None,
         "camera_translation": primary["camera_translation"] if primary else None,
         "tracking_confidence": primary["tracking_confidence"] if primary else None,
+        "fit_confidence": primary["fit_confidence"] if primary else None,
         "processing_time_ms": round(processing_time_ms, 3),
         "error": None if people else NO_PERSON,
         "people": people,

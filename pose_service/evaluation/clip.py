@@ -13,7 +13,8 @@ person's box height is no match. Then, over the clip:
 
 :class:`DetectorComparison` pairs, for the same detected people, the 3D error of the reported body with that of the
 detector's own 3D keypoints (MediaPipe's world landmarks on the embedded backend), over the 12 body joints: the fit
-must improve on its input to be worth its cost.
+must improve on its input to be worth its cost. It also counts the fits served with a confidence below 0.5
+(down-weighted) and those not served (rejected), and the body's error on confident and down-weighted fits apart.
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ class DetectorComparison:
     detector_pa_mm: list[float] = field(default_factory=list)
     body_n_mm: list[float] = field(default_factory=list)
     detector_n_mm: list[float] = field(default_factory=list)
+    fit_confidence: list[float] = field(default_factory=list)
+    """Per person (as above): the body's fit confidence, nan where none was fitted."""
+    rejected: list[bool] = field(default_factory=list)
+    """Per person: a fit was made and not served (no mesh; the detector's 3D stands in)."""
 
     def add(self, people: list[Person], truth: dict[int, dict[str, Any]], detections: list[Person]) -> None:
         """``detections``: what the detector gave the body stage this frame (with its own ``keypoints_3d``). Each
@@ -143,12 +148,18 @@ class DetectorComparison:
             self.detector_pa_mm.append(1000 * pa_mpjpe(detector, gt))
             self.body_n_mm.append(1000 * n_mpjpe(body, gt))
             self.detector_n_mm.append(1000 * n_mpjpe(detector, gt))
+            fitted = person.fit_confidence is not None
+            self.fit_confidence.append(person.fit_confidence if fitted else float("nan"))
+            self.rejected.append(fitted and person.vertices is None)
 
     def summary(self) -> dict[str, Any]:
         def mean(values: list[float]) -> Optional[float]:
             return float(np.mean(values)) if values else None
 
         body_pa, detector_pa = mean(self.body_pa_mm), mean(self.detector_pa_mm)
+        confidence, rejected = np.array(self.fit_confidence), np.array(self.rejected, bool)
+        low = (confidence < 0.5) & ~rejected  # nan (no fit) compares False
+        pa = np.array(self.body_pa_mm)
         return {
             "people": len(self.body_pa_mm),
             "body_pa_mpjpe_mm": body_pa,
@@ -156,4 +167,8 @@ class DetectorComparison:
             "pa_ratio": body_pa / detector_pa if body_pa is not None and detector_pa else None,
             "body_n_mpjpe_mm": mean(self.body_n_mm),
             "detector_n_mpjpe_mm": mean(self.detector_n_mm),
+            "down_weighted_share": float(low.mean()) if len(low) else None,
+            "rejected_share": float(rejected.mean()) if len(rejected) else None,
+            "body_pa_mpjpe_mm_confident": mean(list(pa[confidence >= 0.5])),
+            "body_pa_mpjpe_mm_down_weighted": mean(list(pa[low])),
         }

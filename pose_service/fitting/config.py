@@ -62,6 +62,12 @@ class FitConfig:
         confident keypoints) runs these instead of ``warm_stages``: ten iterations anchored to the previous pose lag
         behind a fast mover, more so after a gap (on a real parkour clip the fitted hips trailed the detector's by
         up to a torso length after two missed frames).
+    poor_fit_error: a fit whose body ends further than this from the detected keypoints (same unit as
+        ``catch_up_error``) reports a confidence below 0.5; a warm one is also fitted afresh (as a catch-up) and the
+        better kept. Fits on rendered clips end at 0.01-0.03; warm fits stuck in the previous pose after a sudden
+        change reach 0.1.
+    reject_fit_error: a body further than this (confidence below 0.1) is not served: the person keeps the
+        detector's keypoints and no mesh, and the track keeps its last fit state.
     shape_every_n_frames: warm frames keep the shape fixed (the body model then reuses its rest mesh), except every
         n-th frame since the last shape estimate, when "shape" joins the warm stages' free groups; 0 never re-estimates.
     min_confidence: 2D keypoints below it are ignored.
@@ -81,6 +87,8 @@ class FitConfig:
     warm_stages: tuple[FitStage, ...] = DEFAULT_WARM_STAGES
     catch_up_stages: tuple[FitStage, ...] = DEFAULT_CATCH_UP_STAGES
     catch_up_error: float = 0.1
+    poor_fit_error: float = 0.05
+    reject_fit_error: float = 0.15
     shape_every_n_frames: int = 30
     min_confidence: float = 0.3
     unseen_3d_weight: float = 0.3

@@ -68,11 +68,14 @@ class FitResult:
     """One fitted person. Points are in metres, camera axes; see ``pose_service.conventions``.
 
     keypoints_3d (25, 3) root-relative; keypoints_2d (25, 3) px + confidence: the detector's where it saw the
-    keypoint, else the body's projection with half the mean detector confidence (the model's guess). The fit serves
-    3D and fills in the rest: its projection of a seen keypoint is no better evidence than the detection, and it
-    depends on the warm start (on the parkour clip, two runs of the same frames with different gaps agreed on 0.87
+    keypoint, else the body's projection with half the mean detector confidence times ``confidence`` (the model's
+    guess). The fit serves 3D and fills in the rest: its projection of a seen keypoint is no better evidence than the
+    detection, and it depends on the warm start (on the parkour clip, two runs of the same frames with different gaps agreed on 0.87
     of the joints when all were projected, 0.91 when seen ones are the detector's). camera_translation (3,);
-    vertices (V, 3) root-relative; losses: the final unweighted loss terms of the last stage.
+    vertices (V, 3) root-relative; losses: the final unweighted loss terms of the last stage; error: the body's
+    mean 2D distance from the confident detected keypoints over the detected body's size (``Fitter._fit_error``);
+    confidence: :func:`fit_confidence` of it. It measures only what the image can check: a limb put at the wrong
+    depth projects just as well.
     """
 
     state: FitState
@@ -83,6 +86,8 @@ class FitResult:
     iterations: int
     evaluations: int
     losses: dict[str, float]
+    error: float
+    confidence: float
     time_s: float
     warm: bool
 
@@ -154,32 +159,30 @@ class Fitter:
             targets.previous = {k: v.clone() for k, v in params.items()}
             targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
                                                            device=model.device).reshape(1, 3)
-            stages, frames_since_shape = self.config.warm_stages, previous.frames_since_shape + 1
-            catching_up = self._start_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error
-            if catching_up:
-                stages = self.config.catch_up_stages
-            every = self.config.shape_every_n_frames
-            if every > 0 and frames_since_shape >= every:
-                stages = tuple(
-                    FitStage(s.name, (*s.free, "shape"), s.max_iters, s.tolerance, s.weights) for s in stages
-                )
+            frames_since_shape = previous.frames_since_shape + 1
+            estimate_shape = 0 < self.config.shape_every_n_frames <= frames_since_shape
+            catch_up = _with_shape(self.config.catch_up_stages, estimate_shape)
+            catching_up = self._fit_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error
+            stages = catch_up if catching_up else _with_shape(self.config.warm_stages, estimate_shape)
         if any("shape" in s.free for s in stages):
             frames_since_shape = 0
 
         iterations, evaluations, terms = self._run_stages(model, params, targets, stages)
-        if catching_up:
+        error = self._fit_error(model, params, targets, keypoints_2d, weights)
+        if previous is not None and (catching_up or error > self.config.poor_fit_error):
             # The previous pose may be a poor start (a new pose after a gap: kneeling to all fours) that the
             # optimiser cannot leave: also fit from a fresh start with the same body and keep what explains the
             # frame better.
             fresh = self._cold_init(model, targets, keypoints_2d, weights, keypoints_3d)
             fresh["shape"] = params["shape"].detach().clone()
-            fresh_run = self._run_stages(model, fresh, targets, (self.config.cold_stages[0], *stages))
+            fresh_run = self._run_stages(model, fresh, targets, (self.config.cold_stages[0], *catch_up))
             iterations, evaluations = iterations + fresh_run[0], evaluations + fresh_run[1]
             if _data_loss(fresh_run[2]) < _data_loss(terms):
                 params, terms = fresh, fresh_run[2]
+                error = self._fit_error(model, params, targets, keypoints_2d, weights)
         return self._result(
             model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-            start, warm=previous is not None,
+            error, start, warm=previous is not None,
         )  # fmt: skip
 
     def _run_stages(self, model, params, targets, stages) -> tuple[int, int, dict[str, torch.Tensor]]:
@@ -280,9 +283,9 @@ class Fitter:
         params["translation"] = translation
         return params
 
-    def _start_error(self, model, params, targets, keypoints_2d, weights) -> float:
-        """Mean 2D distance of the starting body's keypoints from the confident detected ones, in units of the
-        detected body's size (the diagonal of their extent)."""
+    def _fit_error(self, model, params, targets, keypoints_2d, weights) -> float:
+        """Mean 2D distance of the body's keypoints from the confident detected ones, in units of the detected
+        body's size (the diagonal of their extent)."""
         points = self._keypoints(model, params) + params["translation"][0].double().cpu().numpy()
         width, height = 2.0 * targets.center.double().cpu().numpy()  # the principal point is the image centre
         pixels = project(points, targets.focal, (width, height))
@@ -360,14 +363,16 @@ class Fitter:
     # ------------------------------------------------------------------------------------------------ output
     def _result(
         self, model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-        start, warm,
+        error, start, warm,
     ) -> FitResult:  # fmt: skip
         with torch.no_grad():
             out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=True)
             translation = params["translation"]
             projected = losses.project(out.keypoints + translation[:, None], targets.focal, targets.center)
         observed = weights > 0
-        confidence = np.where(observed, keypoints_2d[:, 2], 0.5 * keypoints_2d[observed, 2].mean())
+        fit = fit_confidence(error, self.config.poor_fit_error)
+        # A keypoint the detector did not see is the model's guess: worth less, and less again from a poor fit.
+        confidence = np.where(observed, keypoints_2d[:, 2], 0.5 * fit * keypoints_2d[observed, 2].mean())
         state = FitState(
             global_orient=params["global_orient"][0].double().cpu().numpy(),
             body_pose=params["body_pose"][0].double().cpu().numpy(),
@@ -385,9 +390,24 @@ class Fitter:
             iterations=int(iterations),
             evaluations=evaluations,
             losses={k: float(v) for k, v in terms.items()},
+            error=error,
+            confidence=fit,
             time_s=time.perf_counter() - start,
             warm=warm,
         )
+
+
+def _with_shape(stages: tuple[FitStage, ...], estimate: bool) -> tuple[FitStage, ...]:
+    """``stages`` with "shape" among the free groups when ``estimate``."""
+    if not estimate:
+        return stages
+    return tuple(FitStage(s.name, (*s.free, "shape"), s.max_iters, s.tolerance, s.weights) for s in stages)
+
+
+def fit_confidence(error: float, poor_fit_error: float) -> float:
+    """1 / (1 + (error / poor_fit_error)^2): 1 for a body on its keypoints, 0.5 at the poor-fit threshold, 0.1 at
+    three times it."""
+    return 1.0 / (1.0 + (error / poor_fit_error) ** 2)
 
 
 def _data_loss(terms: dict[str, torch.Tensor]) -> float:

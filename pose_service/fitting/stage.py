@@ -17,8 +17,8 @@ from .fitter import Fitter, FitState
 class FitStage:
     """``(image, people, previous fit states, focal) -> people`` with bodies (see ``pipeline.Fitter``).
 
-    A person whose keypoints are too few to fit keeps its detector keypoints and no mesh, and gives no new fit
-    state (its track keeps the last one). One fit at a time: the body model caches its rest mesh between calls.
+    A person whose keypoints are too few to fit, or whose fit is rejected (``FitConfig.reject_fit_error``), keeps its
+    detector keypoints and no mesh, and gives no new fit state (its track keeps the last one). One fit at a time: the body model caches its rest mesh between calls.
     """
 
     def __init__(self, model: BodyModel, fitter: Optional[Fitter] = None) -> None:
@@ -53,6 +53,9 @@ class FitStage:
                 if result is None:
                     fitted.append(person)
                     continue
+                if result.error > self.fitter.config.reject_fit_error:
+                    fitted.append(replace(person, fit_confidence=result.confidence))
+                    continue
                 params = result.state
                 fitted.append(
                     replace(
@@ -65,6 +68,7 @@ class FitStage:
                         body_params={"global_orient": params.global_orient, "body_pose": params.body_pose,
                                      "shape": params.shape},
                         fit_state=params.to_dict(),
+                        fit_confidence=result.confidence,
                     )
                 )
         return fitted

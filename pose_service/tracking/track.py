@@ -299,6 +299,7 @@ def _person_to_dict(person: Person) -> dict[str, Any]:
         "body_model": person.body_model,
         "body_params": None if person.body_params is None else {k: encode_array(v) for k, v in person.body_params.items()},
         "tracking_confidence": person.tracking_confidence,
+        "fit_confidence": person.fit_confidence,
     }
 
 
@@ -313,4 +314,5 @@ def _person_from_dict(data: dict[str, Any]) -> Person:
         body_model=data["body_model"],
         body_params=None if data["body_params"] is None else {k: decode_array(v) for k, v in data["body_params"].items()},
         tracking_confidence=data["tracking_confidence"],
+        fit_confidence=data.get("fit_confidence"),  # absent from states saved before it existed
     )
