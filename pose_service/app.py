@@ -48,12 +48,14 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
 
     from .api.batch import bp as batch_bp
     from .api.errors import register_error_handlers
+    from .api.measurements import bp as measurements_bp
     from .api.routes import bp
     from .batch.jobs import JobManager
 
     register_error_handlers(app)
     app.register_blueprint(bp)
     app.register_blueprint(batch_bp)
+    app.register_blueprint(measurements_bp)
     app.extensions["pose_jobs"] = JobManager(config.job_max_active, config.job_ttl_s)
 
     runtime = ModelRuntime(config)

@@ -82,6 +82,8 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
         video=config.video_options(),
         body_model=model.name,
         faces=model.faces,
+        body=model,
+        body_lock=fitter.lock,
         files=files,
     )
 
@@ -126,6 +128,7 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
         default_focal=lambda width, height: float(hmr2_focal_length((width, height))),
         body_model=smpl.name,
         faces=smpl.faces,
+        body=smpl,
         device=str(device),
         files={"hmr2_weights": str(weights), "smpl": str(smpl_dir)},
     )

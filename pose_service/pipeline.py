@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from collections.abc import Sequence
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
 from .tracking import TrackerConfig
 from .types import FrameResult, Hint, Person
+
+if TYPE_CHECKING:  # torch, which a keypoints-only service never loads
+    from .body.base import BodyModel
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,9 @@ class FrameRequest:
     reorder_wait_s: Optional[float] = None
     """How long this frame may wait for earlier frames of its video (None: the pipeline's setting; a batch, whose
     frames come in order, gives 0)."""
+    height_cm: Union[None, float, dict[int, float]] = None
+    """The known height of the video's main subject, or of tracks by id: kept in the session for its body shape
+    and measurements."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class VideoOptions:
     """Frames: a frame this far behind the latest is folded in late; further back (or frame 0 again) restarts."""
     reorder_wait_s: float = 0.3
     """How long a frame that arrived ahead of earlier ones waits for them (0: never)."""
+    settle_shape_frames: int = 30
+    """Fitted frames after which a track's body shape is settled (see ``FramePipeline._settle_shapes``)."""
 
 
 class GpuOutOfMemory(RuntimeError):
@@ -97,6 +106,8 @@ class FramePipeline:
         default_focal: Callable[[int, int], float] = default_focal_length,
         body_model: Optional[str] = None,
         faces: Optional[np.ndarray] = None,
+        body: Optional[BodyModel] = None,
+        body_lock: Optional[threading.Lock] = None,
         device: str = "cpu",
         files: Optional[dict[str, str]] = None,
     ) -> None:
@@ -110,6 +121,10 @@ class FramePipeline:
         """(width, height) -> the focal length in pixels this backend assumes when a request gives none."""
         self.body_model = body_model
         self.faces = faces
+        self.body = body
+        """The body model behind the meshes (for measurements and exports), or None without meshes."""
+        self.body_lock = body_lock or threading.Lock()
+        """Held while ``body`` runs (the fitter's lock on the embedded backend: the model caches its rest mesh)."""
         """(F, 3) triangle vertex indices of the meshes this pipeline returns, or None without meshes."""
         self.device = device
         self.files = files or {}
@@ -121,6 +136,29 @@ class FramePipeline:
 
     def new_session(self, video_id: str) -> SessionState:
         return SessionState.new(video_id, self.video.tracker, reorder_window=self.video.reorder_window)
+
+    def _settle_shapes(self, session: SessionState) -> None:
+        """Once a track has ``VideoOptions.settle_shape_frames`` fitted frames, its fits keep one shape from then on:
+        the aggregate of those frames (under the height given for it, if any), so its mesh stops breathing. A height
+        given later settles it again."""
+        from .measure.shape import settled_shape  # torch and the body model: only with a fitter
+
+        for track in session.tracker.tracks:
+            state, history = track.fit_state, session.bodies.tracks.get(track.track_id)
+            if state is None or history is None:
+                continue
+            height = session.bodies.height_for(track.track_id, session.tracker.primary_id)
+            if history.settled_shape is None or history.settled_height_cm != height:
+                if len(history) < self.video.settle_shape_frames:
+                    continue
+                with self.body_lock:
+                    shape = settled_shape(self.body, history, height)
+                if shape is None:
+                    continue
+                history.settled_shape, history.settled_height_cm = shape.astype(np.float32), height
+            elif state.get("shape_fixed"):
+                continue
+            track.fit_state = {**state, "shape": history.settled_shape.tolist(), "shape_fixed": True}
 
     def process(self, request: FrameRequest) -> FrameResult:
         image = request.image
@@ -137,6 +175,7 @@ class FramePipeline:
             request.frame_number,
             self.video.reorder_wait_s if request.reorder_wait_s is None else request.reorder_wait_s,
         ) as session:
+            session.bodies.give_height(request.height_cm)
             hints = session.tracker.hints(request.frame_number)
             wide = session.frames_seen % self.video.wide_search_every == 0
             people = self.detector(image, hints, wide)
@@ -151,6 +190,8 @@ class FramePipeline:
             # In report order: the video's primary person first (people[0], repeated at the top level of the
             # response), see Tracker.step.
             people = session.track(request.frame_number, people, image, focal, (width, height), refine=refine)
+            if self.fitter is not None:
+                self._settle_shapes(session)
         return FrameResult(
             frame_number=request.frame_number,
             video_id=request.video_id,

@@ -131,8 +131,12 @@ def test_a_missed_middle_frame_comes_back_interpolated(client, astronaut_b64):
     middle = body["frames"][2]
     assert middle["error"] is None and middle["keypoint_count"] == 25 and middle["video_id"] == video_id
     assert middle["people"][0]["track_id"] == 1
+    measurements = body["summary"].pop("measurements")
     assert body["summary"] == {"frames": 5, "frames_with_body": 5, "coverage": 1.0, "detected": 4, "predicted": 0,
                                "interpolated": 1, "track_ids": [1]}
+    # The track's measurements from its 4 fitted frames (the interpolated one has no fit of its own).
+    assert [(m["track_id"], m["frames_used"], m["scale"]) for m in measurements] == [(1, 4, "estimated")]
+    assert 100 < measurements[0]["measurements_cm"]["height"] < 220  # a person seen from the waist up
     # The same still image in every frame: interpolation and smoothing keep the nose where it is, within the
     # landmark model's own jitter (its crop follows the previous frame's landmarks: about ±4 px raw on this 512-px
     # photo, the reported keypoints being the detector's where it saw them).

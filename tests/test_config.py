@@ -31,12 +31,15 @@ def test_embedded_backend_can_fit_the_users_smpl_model(smpl_pkl, astronaut, monk
     """POSE_BODY_MODEL=smpl: the same fitter on the SMPL adapter (a synthetic SMPL file: geometry is random, so
     only the plumbing is checked here; tests/test_fitting.py checks SMPL fits)."""
     from pose_service.backends import build_pipeline
+    from pose_service.fitting import FitConfig, Fitter
     from pose_service.pipeline import FrameRequest
 
     monkeypatch.setenv("POSE_SMPL_MODEL", str(smpl_pkl))
     pipeline = build_pipeline(ServiceConfig(body_model="smpl", detector="mediapipe"), lambda name, state: None)
     assert pipeline.body_model == "smpl" and pipeline.faces.shape == (13776, 3)
     assert pipeline.files == {"smpl": str(smpl_pkl)}
+    # Random geometry cannot explain a person's keypoints: its fits would be rejected (fit_confidence ~0.04).
+    pipeline.fitter.fitter = Fitter(FitConfig(reject_fit_error=float("inf")))
     person = pipeline.process(FrameRequest(image=astronaut, frame_number=0, video_id="smpl")).people[0]
     assert person.body_model == "smpl" and person.vertices.shape == (6890, 3)
     assert person.body_params["body_pose"].shape == (23, 3) and person.body_params["shape"].shape == (10,)

@@ -53,6 +53,7 @@ def _options(fields: BatchOptionsFields, batch_id: str) -> BatchOptions:
         focal_length_px=fields.focal_length_px,
         simulate_misses=fields.simulate_misses,
         smooth=fields.smooth,
+        height_cm=fields.height_cm,
     )
 
 

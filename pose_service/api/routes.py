@@ -61,6 +61,7 @@ def pose_hybrid() -> Response:
                 include_faces=req.include_faces,
                 focal_length_px=req.focal_length_px,
                 simulate_misses=req.simulate_misses,
+                height_cm=req.height_cm,
             )
         )
     except GpuOutOfMemory as exc:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints,
+                      ValidationError)
 
 from ..decode.image import RAW_CHANNELS
 from .errors import ApiError
 
 PixelFormat = Literal[tuple(RAW_CHANNELS)]  # type: ignore[valid-type]
+HeightCm = Annotated[float, Field(ge=50, le=260, allow_inf_nan=False)]
+TrackIdKey = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+HeightsCm = Union[HeightCm, Annotated[dict[TrackIdKey, HeightCm], Field(max_length=64)]]
+"""A person's known height: a number for the video's main subject, or ``{"<track_id>": cm}``."""
 
 
 class PoseRequest(BaseModel):
@@ -25,6 +30,7 @@ class PoseRequest(BaseModel):
     include_faces: StrictBool = True
     focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
     simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    height_cm: Optional[HeightsCm] = None
 
 
 def parse(model: type[BaseModel], payload: object) -> BaseModel:
@@ -38,6 +44,15 @@ def parse(model: type[BaseModel], payload: object) -> BaseModel:
         code = "missing_field" if all(e["type"] == "missing" for e in errors) else "invalid_field"
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
         raise ApiError(400, code, detail) from None
+
+
+class MeasurementRequest(BaseModel):
+    """``POST /measurements``: one to a few photos of one person (front, side, back), and their height if known."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    images_base64: list[StrictStr] = Field(min_length=1, max_length=8)
+    height_cm: Optional[HeightCm] = None
 
 
 class BatchFrame(BaseModel):
@@ -62,6 +77,7 @@ class BatchOptionsFields(BaseModel):
     focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
     simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     smooth: bool = True
+    height_cm: Optional[HeightsCm] = None
 
 
 class BatchRequest(BatchOptionsFields):

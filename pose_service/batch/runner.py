@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -38,6 +38,7 @@ class BatchOptions:
     focal_length_px: Optional[float] = None
     simulate_misses: float = 0.0
     smooth: bool = True
+    height_cm: Union[None, float, dict[int, float]] = None
 
 
 def run_batch(
@@ -77,6 +78,7 @@ def run_batch(
                 focal_length_px=options.focal_length_px,
                 simulate_misses=options.simulate_misses,
                 reorder_wait_s=0.0,
+                height_cm=options.height_cm,
             )))
             times_ms.append((time.perf_counter() - frame_started) * 1000.0)
             if progress is not None:
@@ -85,6 +87,13 @@ def run_batch(
                 last_log = time.monotonic()
                 log.info("[BATCH] video=%s %d/%d frames, %.1f s", video_id, len(results), frames_total,
                          last_log - started)
+        measurements = None
+        if pipeline.body is not None:
+            from ..measure.shape import video_measurements  # torch: only with a body model
+
+            state = pipeline.sessions.get(video_id) or session
+            with pipeline.body_lock:
+                measurements = video_measurements(pipeline.body, state.bodies, state.tracker.primary_id)
     finally:
         pipeline.sessions.delete(video_id)
     if progress is not None:  # a container's frame count is only an estimate; the frames read are the total
@@ -97,7 +106,7 @@ def run_batch(
             frame_response(result, pipeline.backend, ms, include_mesh=options.include_mesh, faces=faces)
             for result, ms in zip(results, times_ms)
         ],
-        "summary": summary(results),
+        "summary": summary(results) | {"measurements": measurements},
     }
     log.info("[BATCH] video=%s done: %d frames in %.1f s, coverage %s", video_id, len(results),
              time.monotonic() - started, body["summary"]["coverage"])

@@ -70,6 +70,8 @@ class FitConfig:
         detector's keypoints and no mesh, and the track keeps its last fit state.
     shape_every_n_frames: warm frames keep the shape fixed (the body model then reuses its rest mesh), except every
         n-th frame since the last shape estimate, when "shape" joins the warm stages' free groups; 0 never re-estimates.
+        Often enough to give a track's shape aggregate several samples before it settles (``FitState.shape_fixed``,
+        after ``VideoOptions.settle_shape_frames``); never once settled.
     min_confidence: 2D keypoints below it are ignored.
     unseen_3d_weight: the least weight of a detector's 3D keypoint (its 2D confidence otherwise), so that limbs the
         detector guesses but does not see still follow its 3D guess.
@@ -89,7 +91,7 @@ class FitConfig:
     catch_up_error: float = 0.1
     poor_fit_error: float = 0.05
     reject_fit_error: float = 0.15
-    shape_every_n_frames: int = 30
+    shape_every_n_frames: int = 5
     min_confidence: float = 0.3
     unseen_3d_weight: float = 0.3
     min_keypoints: int = 6

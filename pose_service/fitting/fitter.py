@@ -39,7 +39,8 @@ class FitState:
     """What a tracker keeps per track between frames: plain numpy data (``to_dict`` gives JSON-able lists).
 
     global_orient (3,) axis-angle, body_pose (J, 3), shape (S,), translation (3,) metres (root in the camera frame),
-    frames_since_shape: warm frames since the shape was last estimated.
+    frames_since_shape: warm frames since the shape was last estimated; shape_fixed: the shape is settled (the
+    person's aggregate over many frames, see ``pose_service.measure.shape``) and no longer estimated per frame.
     """
 
     global_orient: np.ndarray
@@ -47,6 +48,7 @@ class FitState:
     shape: np.ndarray
     translation: np.ndarray
     frames_since_shape: int = 0
+    shape_fixed: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -55,12 +57,14 @@ class FitState:
             "shape": self.shape.tolist(),
             "translation": self.translation.tolist(),
             "frames_since_shape": self.frames_since_shape,
+            "shape_fixed": self.shape_fixed,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "FitState":
         arrays = {k: np.asarray(data[k], np.float64) for k in ("global_orient", "body_pose", "shape", "translation")}
-        return cls(**arrays, frames_since_shape=int(data["frames_since_shape"]))
+        return cls(**arrays, frames_since_shape=int(data["frames_since_shape"]),
+                   shape_fixed=bool(data.get("shape_fixed", False)))
 
 
 @dataclass
@@ -160,7 +164,7 @@ class Fitter:
             targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
                                                            device=model.device).reshape(1, 3)
             frames_since_shape = previous.frames_since_shape + 1
-            estimate_shape = 0 < self.config.shape_every_n_frames <= frames_since_shape
+            estimate_shape = not previous.shape_fixed and 0 < self.config.shape_every_n_frames <= frames_since_shape
             catch_up = _with_shape(self.config.catch_up_stages, estimate_shape)
             catching_up = self._fit_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error
             stages = catch_up if catching_up else _with_shape(self.config.warm_stages, estimate_shape)
@@ -182,7 +186,7 @@ class Fitter:
                 error = self._fit_error(model, params, targets, keypoints_2d, weights)
         return self._result(
             model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-            error, start, warm=previous is not None,
+            error, start, previous,
         )  # fmt: skip
 
     def _run_stages(self, model, params, targets, stages) -> tuple[int, int, dict[str, torch.Tensor]]:
@@ -363,7 +367,7 @@ class Fitter:
     # ------------------------------------------------------------------------------------------------ output
     def _result(
         self, model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-        error, start, warm,
+        error, start, previous: Optional[FitState],
     ) -> FitResult:  # fmt: skip
         with torch.no_grad():
             out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=True)
@@ -379,6 +383,7 @@ class Fitter:
             shape=params["shape"][0].double().cpu().numpy(),
             translation=translation[0].double().cpu().numpy(),
             frames_since_shape=frames_since_shape,
+            shape_fixed=previous is not None and previous.shape_fixed,
         )
         return FitResult(
             state=state,
@@ -393,7 +398,7 @@ class Fitter:
             error=error,
             confidence=fit,
             time_s=time.perf_counter() - start,
-            warm=warm,
+            warm=previous is not None,
         )
 
 

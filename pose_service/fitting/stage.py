@@ -24,7 +24,7 @@ class FitStage:
     def __init__(self, model: BodyModel, fitter: Optional[Fitter] = None) -> None:
         self.model = model
         self.fitter = fitter or Fitter()
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def warm_up(self, width: int = 640, height: int = 480) -> None:
         """One cold fit to the model's own rest pose 3 m away: torch's first calls pay set-up costs (~1 s) that
@@ -44,7 +44,7 @@ class FitStage:
     ) -> list[Person]:
         height, width = image.shape[:2]
         fitted = []
-        with self._lock:
+        with self.lock:
             for person, state in zip(people, previous):
                 result = self.fitter.fit(
                     self.model, person.keypoints_2d, (width, height), focal_length_px, person.keypoints_3d,

@@ -20,6 +20,7 @@ import numpy as np
 from ..tracking import Tracker, TrackerConfig
 from ..tracking.tracker import Refine
 from ..types import Person
+from .bodies import Bodies
 
 Arrival = Literal["next", "late", "restart"]
 
@@ -47,6 +48,9 @@ class SessionState:
     frame_step: int = 1
     """The step between the frame numbers this client sends (1, or 2 for every other frame...): learnt from the
     last in-order frame, so that a client skipping frames does not wait for frames that never come."""
+    bodies: Bodies = field(default_factory=Bodies)
+    """Each track's bodies over the video (parameters, no meshes) and the heights given: its shape,
+    measurements and exports."""
 
     @classmethod
     def new(cls, video_id: str, config: Optional[TrackerConfig] = None, now: Optional[float] = None,
@@ -100,6 +104,7 @@ class SessionState:
         self.last_seen_at = time.time() if now is None else now
         self.frames_seen += 1
         self.frames_with_body += bool(people)
+        self.bodies.record(frame_number, people)
         predicted = sum(p.source == "predicted" for p in people)
         self.predicted_count += predicted
         self.detected_count += len(people) - predicted
@@ -121,8 +126,10 @@ class SessionState:
             "reorder_window": self.reorder_window,
             "recent_frames": list(self.recent_frames),
             "frame_step": self.frame_step,
+            "bodies": self.bodies.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SessionState":
-        return cls(**{**data, "tracker": Tracker.from_state(data["tracker"])})
+        bodies = Bodies.from_dict(data["bodies"]) if "bodies" in data else Bodies()  # states saved before it
+        return cls(**{**data, "tracker": Tracker.from_state(data["tracker"]), "bodies": bodies})

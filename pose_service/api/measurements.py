@@ -1,0 +1,130 @@
+"""Measurement and export routes: ``GET /sessions/<video_id>/measurements``, ``GET /sessions/<video_id>/export``
+and ``POST /measurements`` (photos of one person). Logic in :mod:`pose_service.measure`, imported on use: it needs
+torch, which a keypoints-only service never loads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Optional
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..decode import DecodeError, decode_image
+from ..pipeline import FramePipeline, FrameRequest
+from ..sessions import SessionState
+from ..sessions.bodies import BodyHistory
+from .context import json_body, ready_pipeline, runtime
+from .errors import ApiError
+from .response import mesh_json
+from .schemas import MeasurementRequest, parse
+
+bp = Blueprint("measurements", __name__)
+
+
+def _session(pipeline: FramePipeline, video_id: str) -> SessionState:
+    state = pipeline.sessions.get(video_id)
+    if state is None:
+        raise ApiError(404, "session_not_found", f"no session for video {video_id!r} (never seen, deleted or expired)")
+    return state
+
+
+def _body_pipeline() -> FramePipeline:
+    pipeline = ready_pipeline()
+    if pipeline.body is None:
+        raise ApiError(409, "no_body_model", "this service runs without a body model (POSE_BODY_MODEL=none)")
+    return pipeline
+
+
+def _measure(pipeline: FramePipeline, state: SessionState, track_id: int) -> Optional[dict[str, Any]]:
+    from ..measure.shape import track_measurements
+
+    history = state.bodies.tracks[track_id]
+    height = state.bodies.height_for(track_id, state.tracker.primary_id)
+    with pipeline.body_lock:
+        return track_measurements(pipeline.body, history, height)
+
+
+@bp.get("/sessions/<video_id>/measurements")
+def session_measurements(video_id: str) -> Response:
+    from ..measure.shape import video_measurements
+
+    pipeline = _body_pipeline()
+    state = _session(pipeline, video_id)
+    with pipeline.body_lock:
+        tracks = video_measurements(pipeline.body, state.bodies, state.tracker.primary_id)
+    return jsonify({"video_id": video_id, "tracks": tracks})
+
+
+@bp.get("/sessions/<video_id>/export")
+def session_export(video_id: str) -> Response:
+    from ..measure.export import FORMATS, json_frames, npz_bytes, obj_bytes
+
+    pipeline = _body_pipeline()
+    state = _session(pipeline, video_id)
+    fmt = request.args.get("format", "npz")
+    if fmt not in FORMATS:
+        raise ApiError(400, "invalid_field", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    raw = request.args.get("track_id")
+    if raw is None or not raw.isdigit() or len(raw) > 9:
+        raise ApiError(400, "invalid_field", "track_id must be given as a non-negative integer")
+    track_id = int(raw)
+    if track_id not in state.bodies.tracks:
+        raise ApiError(404, "track_not_found", f"video {video_id!r} has no body for track {track_id}")
+    history = state.bodies.tracks[track_id]
+    if fmt == "json":
+        entry = _measure(pipeline, state, track_id)
+        if entry is not None:
+            entry.pop("shape")
+        return jsonify({"video_id": video_id, "track_id": track_id, "body_model": history.body_model,
+                        "measurements": entry, "frames": json_frames(history)})
+    entry = _measure(pipeline, state, track_id)
+    shape = history.shape[-1] if entry is None else entry["shape"]
+    with pipeline.body_lock:
+        data = npz_bytes(pipeline.body, history, shape) if fmt == "npz" else obj_bytes(pipeline.body, shape)
+    mimetype = "application/octet-stream" if fmt == "npz" else "text/plain"
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{video_id}-track{track_id}.{fmt}"'
+    return response
+
+
+@bp.post("/measurements")
+def photo_measurements() -> Response:
+    """One to a few photos of one person (front, side, back): each is fitted on its own (a cold fit: photos are not
+    a video), the main person of each gives one shape sample, and the samples are aggregated and measured as a
+    track's frames are."""
+    from ..measure.body import neutral_body
+    from ..measure.shape import track_measurements
+
+    pipeline = _body_pipeline()
+    config = runtime().config
+    req = parse(MeasurementRequest, json_body())
+    history = None
+    for index, photo in enumerate(req.images_base64):
+        try:
+            image = decode_image(photo, config.max_image_pixels)
+        except DecodeError as exc:
+            raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code,
+                           f"images_base64[{index}]: {exc}") from None
+        video_id = f"measurements-{uuid.uuid4().hex}"
+        try:
+            result = pipeline.process(FrameRequest(image=image, frame_number=0, video_id=video_id, include_mesh=False))
+        finally:
+            pipeline.sessions.delete(video_id)
+        person = next((p for p in result.people if p.source == "detected" and p.body_params is not None), None)
+        if person is None:
+            continue
+        if history is None:
+            history = BodyHistory.empty(person.body_model, len(person.body_params["body_pose"]),
+                                        len(person.body_params["shape"]))
+        history.add(index, person)
+    if history is None:
+        raise ApiError(422, "no_person", "no person with a body was found in the photos")
+    with pipeline.body_lock:
+        entry = track_measurements(pipeline.body, history, req.height_cm)
+        if entry is None:
+            raise ApiError(422, "poor_fit", "no photo gave a fit good enough to measure (fit_confidence < 0.5)")
+        vertices, _ = neutral_body(pipeline.body, entry["shape"])
+    shape = entry.pop("shape")
+    return jsonify({**entry, "photos": len(req.images_base64), "photos_used": entry["frames_used"],
+                    "body_params": {"shape": shape.tolist()}, "mesh_vertices_data": mesh_json(vertices),
+                    "mesh_faces_data": pipeline.faces})

@@ -1,0 +1,163 @@
+"""One body shape per person: a robust aggregate of a track's per-frame shapes, an optional known height as a
+constraint on it, and the nine measurements with their uncertainty.
+
+Aggregate: the per-dimension weighted median of the shapes of the frames whose fit confidence reaches
+``min_fit_confidence`` (weight: that confidence; a regressed body without one weighs 1), so a run of poor fits
+or a few wild ones do not move it. Spread: 1.4826 x the weighted median absolute deviation (a standard deviation
+for Gaussian noise).
+
+Height: one camera cannot tell a small near person from a large far one, so without a height the size comes from
+the body model's prior through the fit ("scale": "estimated"). With one, the shape parameter that sets the
+stature (Anny: its ``height`` phenotype; SMPL: the first beta) is solved so that the neutral body has that
+height, the others kept as estimated: a constraint on the estimate, not a rescaling of the result (a rescaled body
+would keep the proportions of the wrong height). Uncertainty: each measurement's change when each free shape
+parameter moves by its spread, combined in quadrature (first order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Optional
+
+import numpy as np
+
+from ..body.base import BodyModel
+from ..sessions.bodies import Bodies, BodyHistory
+from .body import measure_body, neutral_body
+
+_MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class ShapeEstimate:
+    """shape (S,) and spread (S,) in the model's shape parameters; frames_used: rows that entered it."""
+
+    shape: np.ndarray
+    spread: np.ndarray
+    frames_used: int
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per column of ``values`` (N, D) with ``weights`` (N,) > 0: the smallest value whose cumulative weight
+    reaches half the total. -> (D,)"""
+    order = np.argsort(values, axis=0)
+    cumulative = np.cumsum(weights[order], axis=0)
+    columns = np.arange(values.shape[1])
+    rows = order[(cumulative >= 0.5 * cumulative[-1]).argmax(axis=0), columns]
+    return values[rows, columns]
+
+
+def aggregate_shape(history: BodyHistory, min_fit_confidence: float = 0.5) -> Optional[ShapeEstimate]:
+    """The track's shape from its recorded frames, or None when no frame qualifies."""
+    confidence = np.where(np.isnan(history.fit_confidence), 1.0, history.fit_confidence).astype(np.float64)
+    used = confidence >= min_fit_confidence
+    if not used.any():
+        return None
+    shapes, weights = history.shape[used].astype(np.float64), confidence[used]
+    median = weighted_median(shapes, weights)
+    spread = np.round(_MAD_TO_SIGMA * weighted_median(np.abs(shapes - median), weights), 2)  # cache-friendly
+    return ShapeEstimate(median, spread, int(used.sum()))
+
+
+def neutral_height_cm(model: BodyModel, shape: np.ndarray) -> float:
+    """Vertical extent of the neutral body of ``shape``, cm (the measurements' height)."""
+    vertices, _ = neutral_body(model, shape)
+    return float(100.0 * np.ptp(vertices[:, 1]))
+
+
+def settled_shape(model: BodyModel, history: BodyHistory, height_cm: Optional[float],
+                  min_fit_confidence: float = 0.5) -> Optional[np.ndarray]:
+    """The one shape of a track (S,): the aggregate of its frames, under ``height_cm`` when given."""
+    estimate = aggregate_shape(history, min_fit_confidence)
+    if estimate is None:
+        return None
+    return estimate.shape if height_cm is None else constrain_height(model, estimate.shape, height_cm)
+
+
+def stature_index(model: BodyModel) -> int:
+    """The shape parameter solved for a given height (see the module docstring)."""
+    labels = list(getattr(model, "phenotype_labels", []))
+    return labels.index("height") if "height" in labels else 0
+
+
+def constrain_height(model: BodyModel, shape: np.ndarray, height_cm: float, tolerance_cm: float = 0.05,
+                     max_steps: int = 12) -> np.ndarray:
+    """``shape`` with its stature parameter solved (secant steps, bounded to +-4) so the neutral body is
+    ``height_cm`` tall; the other parameters unchanged."""
+    index = stature_index(model)
+    shape = np.array(shape, np.float64)
+
+    def residual(value: float) -> float:
+        trial = shape.copy()
+        trial[index] = value
+        return neutral_height_cm(model, trial) - height_cm
+
+    x0, x1 = float(shape[index]), float(shape[index]) + 0.5
+    f0, f1 = residual(x0), residual(x1)
+    for _ in range(max_steps):
+        if abs(f1) <= tolerance_cm or f1 == f0:
+            break
+        x0, x1, f0 = x1, float(np.clip(x1 - f1 * (x1 - x0) / (f1 - f0), -4.0, 4.0)), f1
+        f1 = residual(x1)
+    shape[index] = x1
+    return shape
+
+
+_CACHE_SIZE = 256
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _measured_rounded(model: BodyModel, shape: tuple[float, ...]) -> dict[str, float]:
+    return measure_body(model, np.array(shape))
+
+
+def _measured(model: BodyModel, shape: np.ndarray) -> dict[str, float]:
+    """``measure_body`` (~1 s) of ``shape`` rounded to 1e-3: a settled track asks for the same shapes again."""
+    return _measured_rounded(model, tuple(np.round(np.asarray(shape, np.float64), 3).tolist()))
+
+
+def track_measurements(model: BodyModel, history: BodyHistory, height_cm: Optional[float],
+                       min_fit_confidence: float = 0.5) -> Optional[dict[str, Any]]:
+    """The ``GET /sessions/<video_id>/measurements`` entry of one track (without its ``track_id``), with the shape
+    it measured; None when the track has no qualifying frame."""
+    estimate = aggregate_shape(history, min_fit_confidence)
+    if estimate is None:
+        return None
+    if history.settled_shape is not None and history.settled_height_cm == height_cm:
+        shape = history.settled_shape.astype(np.float64)  # what the track's meshes are served with
+    else:
+        shape = estimate.shape if height_cm is None else constrain_height(model, estimate.shape, height_cm)
+    values = _measured(model, shape)
+    free = [i for i in range(len(shape)) if height_cm is None or i != stature_index(model)]
+    variance = {name: 0.0 for name in values}
+    for i in free:
+        if estimate.spread[i] <= 0:
+            continue
+        moved = shape.copy()
+        moved[i] += estimate.spread[i]
+        for name, value in _measured(model, moved).items():
+            variance[name] += (value - values[name]) ** 2
+    if height_cm is not None:
+        variance["height"] = 0.0  # solved to the given value
+    return {
+        "frames_used": estimate.frames_used,
+        "scale": "estimated" if height_cm is None else "given",
+        "height_cm_given": height_cm,
+        "body_model": history.body_model,
+        "measurements_cm": {name: round(float(v), 1) for name, v in values.items()},
+        "uncertainty_cm": {name: round(float(np.sqrt(v)), 1) for name, v in variance.items()},
+        "shape": shape,
+    }
+
+
+def video_measurements(model: BodyModel, bodies: Bodies, primary_id: Optional[int]) -> list[dict[str, Any]]:
+    """Every track's entry of ``GET /sessions/<video_id>/measurements`` (tracks without a qualifying frame left
+    out), in track order."""
+    tracks = []
+    for track_id in sorted(bodies.tracks):
+        entry = track_measurements(model, bodies.tracks[track_id], bodies.height_for(track_id, primary_id))
+        if entry is not None:
+            entry.pop("shape")
+            tracks.append({"track_id": track_id, **entry})
+    return tracks
