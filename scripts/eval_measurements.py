@@ -6,9 +6,10 @@
 Six bodies (both ends of Anny's gender phenotype, 1.5-1.95 m, thin to heavy), each in a turntable clip (walking on
 the spot while turning a full circle) and a walking clip (across the room, turning), posted frame by frame to the
 embedded pipeline in-process, once with the subject's height (``height_cm``) and once without. The truth is the
-nine measurements of the body's own neutral mesh (:func:`pose_service.measure.measure_body`). Prints per
-measurement the median and largest absolute error (cm) with and without the height, and how much each track's
-measurements moved over its clip's last 30 frames.
+nine measurements of the body's own neutral mesh (:func:`pose_service.measure.measure_body`). Also the avatar flow
+(``POST /measurements``'s logic) on three photos of each body (front, side, back) with its height. Prints per
+measurement the median and largest absolute error (cm) with and without the height and from the photos, and how
+much each track's measurements moved over its clip's last 30 frames.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pose_service.backends import build_pipeline  # noqa: E402
+from pose_service.batch.photos import measure_photos  # noqa: E402
 from pose_service.config import ServiceConfig  # noqa: E402
 from pose_service.measure import MEASUREMENTS, measure_body  # noqa: E402
 from pose_service.measure.shape import track_measurements  # noqa: E402
@@ -88,17 +90,28 @@ def main() -> int:
                              "tracks": len(state.bodies.tracks)})
                 print(f"{video_id:<40} " + " ".join(f"{n[:6]} {e:+5.1f}" for n, e in error.items()), flush=True)
                 pipeline.sessions.delete(video_id)
+        photos = []
+        for heading in (0.0, np.pi / 2, np.pi):
+            spec = ClipSpec(frames=1, people=[PersonSpec(1, "walk", start=(0.0, 3.0), heading=heading, shape=shape)])
+            photos.append(renderer.render(spec).frames[0])
+        result = measure_photos(pipeline, photos, truth["height"])
+        error = {name: result["measurements_cm"][name] - truth[name] for name in MEASUREMENTS}
+        rows.append({"body": body, "clip": "photos", "height_given": True, "truth": truth,
+                     "measured": result["measurements_cm"], "photos_used": result["photos_used"], "error": error})
+        print(f"{body + '-photos':<40} " + " ".join(f"{n[:6]} {e:+5.1f}" for n, e in error.items()), flush=True)
 
-    print(f"\n{'measurement':<15} {'kind':<6} {'with height: median / max |err|':>32} {'without':>18} "
-          f"{'moved (last 30 frames), max':>28}")
+    print(f"\n{'measurement':<15} {'kind':<6} {'clips with height: median / max |err|':>38} {'without':>16} "
+          f"{'photos, height':>16} {'moved (last 30 frames), max':>28}")
+    clips = [r for r in rows if r["clip"] != "photos"]
     for name in MEASUREMENTS:
         kind = "length" if name in LENGTHS else "girth"
         cells = []
-        for given in (True, False):
-            errors = np.abs([r["error"][name] for r in rows if r["height_given"] == given])
+        for selected in ([r for r in clips if r["height_given"]], [r for r in clips if not r["height_given"]],
+                         [r for r in rows if r["clip"] == "photos"]):
+            errors = np.abs([r["error"][name] for r in selected])
             cells.append(f"{np.median(errors):5.1f} / {errors.max():5.1f}")
-        moved = max(r["moved_last_30"][name] for r in rows)
-        print(f"{name:<15} {kind:<6} {cells[0]:>32} {cells[1]:>18} {moved:>28.2f}")
+        moved = max(r["moved_last_30"][name] for r in clips)
+        print(f"{name:<15} {kind:<6} {cells[0]:>38} {cells[1]:>16} {cells[2]:>16} {moved:>28.2f}")
     print("(cm; truth: the rendered body's own neutral mesh; bodies: " + ", ".join(BODIES) + ")")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -4,15 +4,14 @@ torch, which a keypoints-only service never loads."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Optional
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..decode import DecodeError, decode_image
-from ..pipeline import FramePipeline, FrameRequest
+from ..batch.photos import PhotoMeasurementError, measure_photos
+from ..pipeline import FramePipeline
 from ..sessions import SessionState
-from ..sessions.bodies import BodyHistory
 from .context import json_body, ready_pipeline, runtime
 from .errors import ApiError
 from .response import mesh_json
@@ -89,42 +88,21 @@ def session_export(video_id: str) -> Response:
 
 @bp.post("/measurements")
 def photo_measurements() -> Response:
-    """One to a few photos of one person (front, side, back): each is fitted on its own (a cold fit: photos are not
-    a video), the main person of each gives one shape sample, and the samples are aggregated and measured as a
-    track's frames are."""
-    from ..measure.body import neutral_body
-    from ..measure.shape import track_measurements
-
+    """The avatar flow (:mod:`pose_service.batch.photos`); every photo is decoded before any is fitted."""
     pipeline = _body_pipeline()
     config = runtime().config
     req = parse(MeasurementRequest, json_body())
-    history = None
+    images = []
     for index, photo in enumerate(req.images_base64):
         try:
-            image = decode_image(photo, config.max_image_pixels)
+            images.append(decode_image(photo, config.max_image_pixels))
         except DecodeError as exc:
             raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code,
                            f"images_base64[{index}]: {exc}") from None
-        video_id = f"measurements-{uuid.uuid4().hex}"
-        try:
-            result = pipeline.process(FrameRequest(image=image, frame_number=0, video_id=video_id, include_mesh=False))
-        finally:
-            pipeline.sessions.delete(video_id)
-        person = next((p for p in result.people if p.source == "detected" and p.body_params is not None), None)
-        if person is None:
-            continue
-        if history is None:
-            history = BodyHistory.empty(person.body_model, len(person.body_params["body_pose"]),
-                                        len(person.body_params["shape"]))
-        history.add(index, person)
-    if history is None:
-        raise ApiError(422, "no_person", "no person with a body was found in the photos")
-    with pipeline.body_lock:
-        entry = track_measurements(pipeline.body, history, req.height_cm)
-        if entry is None:
-            raise ApiError(422, "poor_fit", "no photo gave a fit good enough to measure (fit_confidence < 0.5)")
-        vertices, _ = neutral_body(pipeline.body, entry["shape"])
-    shape = entry.pop("shape")
-    return jsonify({**entry, "photos": len(req.images_base64), "photos_used": entry["frames_used"],
-                    "body_params": {"shape": shape.tolist()}, "mesh_vertices_data": mesh_json(vertices),
+    try:
+        entry = measure_photos(pipeline, images, req.height_cm)
+    except PhotoMeasurementError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
+    shape, vertices = entry.pop("shape"), entry.pop("vertices")
+    return jsonify({**entry, "body_params": {"shape": shape.tolist()}, "mesh_vertices_data": mesh_json(vertices),
                     "mesh_faces_data": pipeline.faces})
