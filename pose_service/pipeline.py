@@ -121,11 +121,11 @@ class FramePipeline:
         """(width, height) -> the focal length in pixels this backend assumes when a request gives none."""
         self.body_model = body_model
         self.faces = faces
+        """(F, 3) triangle vertex indices of the meshes this pipeline returns, or None without meshes."""
         self.body = body
         """The body model behind the meshes (for measurements and exports), or None without meshes."""
         self.body_lock = body_lock or threading.Lock()
         """Held while ``body`` runs (the fitter's lock on the embedded backend: the model caches its rest mesh)."""
-        """(F, 3) triangle vertex indices of the meshes this pipeline returns, or None without meshes."""
         self.device = device
         self.files = files or {}
         """Model files loaded, by role, for /health."""

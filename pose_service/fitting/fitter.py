@@ -74,8 +74,9 @@ class FitResult:
     keypoints_3d (25, 3) root-relative; keypoints_2d (25, 3) px + confidence: the detector's where it saw the
     keypoint, else the body's projection with half the mean detector confidence times ``confidence`` (the model's
     guess). The fit serves 3D and fills in the rest: its projection of a seen keypoint is no better evidence than the
-    detection, and it depends on the warm start (on the parkour clip, two runs of the same frames with different gaps agreed on 0.87
-    of the joints when all were projected, 0.91 when seen ones are the detector's). camera_translation (3,);
+    detection, and it depends on the warm start (on the parkour clip, two runs of the same frames with different
+    gaps agreed on 0.87 of the joints when all were projected, 0.91 when seen ones are the detector's).
+    camera_translation (3,);
     vertices (V, 3) root-relative; losses: the final unweighted loss terms of the last stage; error: the body's
     mean 2D distance from the confident detected keypoints over the detected body's size (``Fitter._fit_error``);
     confidence: :func:`fit_confidence` of it. It measures only what the image can check: a limb put at the wrong
@@ -164,7 +165,8 @@ class Fitter:
             targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
                                                            device=model.device).reshape(1, 3)
             frames_since_shape = previous.frames_since_shape + 1
-            estimate_shape = not previous.shape_fixed and 0 < self.config.shape_every_n_frames <= frames_since_shape
+            every = self.config.shape_every_n_frames
+            estimate_shape = not previous.shape_fixed and 0 < every <= frames_since_shape
             catch_up = _with_shape(self.config.catch_up_stages, estimate_shape)
             catching_up = self._fit_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error
             stages = catch_up if catching_up else _with_shape(self.config.warm_stages, estimate_shape)

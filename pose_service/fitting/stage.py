@@ -18,7 +18,8 @@ class FitStage:
     """``(image, people, previous fit states, focal) -> people`` with bodies (see ``pipeline.Fitter``).
 
     A person whose keypoints are too few to fit, or whose fit is rejected (``FitConfig.reject_fit_error``), keeps its
-    detector keypoints and no mesh, and gives no new fit state (its track keeps the last one). One fit at a time: the body model caches its rest mesh between calls.
+    detector keypoints and no mesh, and gives no new fit state (its track keeps the last one). One fit at a time
+    (``lock``, shared with the measurements): the body model caches its rest mesh between calls.
     """
 
     def __init__(self, model: BodyModel, fitter: Optional[Fitter] = None) -> None:
