@@ -70,14 +70,11 @@ def session_export(video_id: str) -> Response:
     if track_id not in state.bodies.tracks:
         raise ApiError(404, "track_not_found", f"video {video_id!r} has no body for track {track_id}")
     history = state.bodies.tracks[track_id]
+    entry = _measure(pipeline, state, track_id)
+    shape = history.shape[-1] if entry is None else entry.pop("shape")
     if fmt == "json":
-        entry = _measure(pipeline, state, track_id)
-        if entry is not None:
-            entry.pop("shape")
         return jsonify({"video_id": video_id, "track_id": track_id, "body_model": history.body_model,
                         "measurements": entry, "frames": json_frames(history)})
-    entry = _measure(pipeline, state, track_id)
-    shape = history.shape[-1] if entry is None else entry["shape"]
     with pipeline.body_lock:
         data = npz_bytes(pipeline.body, history, shape) if fmt == "npz" else obj_bytes(pipeline.body, shape)
     mimetype = "application/octet-stream" if fmt == "npz" else "text/plain"

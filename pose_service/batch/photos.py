@@ -42,8 +42,7 @@ def measure_photos(pipeline: FramePipeline, images: list[np.ndarray], height_cm:
         if person is None:
             continue
         if history is None:
-            history = BodyHistory.empty(person.body_model, len(person.body_params["body_pose"]),
-                                        len(person.body_params["shape"]))
+            history = BodyHistory.for_person(person)
         history.add(index, person)
     if history is None:
         raise PhotoMeasurementError("no_person", "no person with a body was found in the photos")

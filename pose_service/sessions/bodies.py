@@ -44,6 +44,12 @@ class BodyHistory:
         return cls(body_model, np.zeros(0, np.int64), np.zeros((0, 3), f32), np.zeros((0, num_pose_joints, 3), f32),
                    np.zeros((0, shape_dim), f32), np.zeros((0, 3), f32), np.zeros(0, f32), max_frames)
 
+    @classmethod
+    def for_person(cls, person: Person) -> "BodyHistory":
+        """An empty history sized for ``person``'s body model."""
+        params = person.body_params
+        return cls.empty(person.body_model, len(params["body_pose"]), len(params["shape"]))
+
     def __len__(self) -> int:
         return len(self.frames)
 
@@ -97,11 +103,9 @@ class Bodies:
         for person in people:
             if person.source != "detected" or person.body_params is None or person.track_id is None:
                 continue
-            history = self.tracks.get(person.track_id)
-            if history is None:
-                pose, shape = person.body_params["body_pose"], person.body_params["shape"]
-                history = self.tracks[person.track_id] = BodyHistory.empty(person.body_model, len(pose), len(shape))
-            history.add(frame, person)
+            if person.track_id not in self.tracks:
+                self.tracks[person.track_id] = BodyHistory.for_person(person)
+            self.tracks[person.track_id].add(frame, person)
 
     def give_height(self, height_cm: Union[None, float, dict[int, float]]) -> None:
         """Keep a height from a request: a number for the main subject, or track id -> cm."""
