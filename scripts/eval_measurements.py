@@ -7,9 +7,10 @@ Six bodies (both ends of Anny's gender phenotype, 1.5-1.95 m, thin to heavy), ea
 the spot while turning a full circle) and a walking clip (across the room, turning), posted frame by frame to the
 embedded pipeline in-process, once with the subject's height (``height_cm``) and once without. The truth is the
 nine measurements of the body's own neutral mesh (:func:`pose_service.measure.measure_body`). Also the avatar flow
-(``POST /measurements``'s logic) on three photos of each body (front, side, back) with its height. Prints per
-measurement the median and largest absolute error (cm) with and without the height and from the photos, and how
-much each track's measurements moved over its clip's last 30 frames.
+(``POST /measurements``'s logic) on three photos of each body (front, side, back) with its height, and with its
+height and sex. Prints per measurement the median and largest absolute error (cm) with and without the height and
+from the photos, and how much each track's measurements moved over its clip's last 30 frames. ``--photos-only``
+skips the clips.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--photos-only", action="store_true")
     args = parser.parse_args()
     pipeline = build_pipeline(ServiceConfig(), lambda name, state: None)
     model = pipeline.body
@@ -62,7 +64,7 @@ def main() -> int:
     rows = []
     for body, shape in BODIES.items():
         truth = measure_body(model, np.array(shape))
-        for kind in ("turntable", "walk"):
+        for kind in () if args.photos_only else ("turntable", "walk"):
             clip = renderer.render(clip_spec(kind, shape, args.frames))
             for given in (True, False):
                 video_id = f"{body}-{kind}-{given}"
@@ -94,24 +96,27 @@ def main() -> int:
         for heading in (0.0, np.pi / 2, np.pi):
             spec = ClipSpec(frames=1, people=[PersonSpec(1, "walk", start=(0.0, 3.0), heading=heading, shape=shape)])
             photos.append(renderer.render(spec).frames[0])
-        result = measure_photos(pipeline, photos, truth["height"])
-        error = {name: result["measurements_cm"][name] - truth[name] for name in MEASUREMENTS}
-        rows.append({"body": body, "clip": "photos", "height_given": True, "truth": truth,
-                     "measured": result["measurements_cm"], "photos_used": result["photos_used"], "error": error})
-        print(f"{body + '-photos':<40} " + " ".join(f"{n[:6]} {e:+5.1f}" for n, e in error.items()), flush=True)
+        for sex in (None, "male" if shape[0] < 0 else "female"):  # Anny's gender phenotype: 0 male, 1 female
+            result = measure_photos(pipeline, photos, truth["height"], sex)
+            error = {name: result["measurements_cm"][name] - truth[name] for name in MEASUREMENTS}
+            rows.append({"body": body, "clip": "photos", "height_given": True, "sex_given": sex, "truth": truth,
+                         "measured": result["measurements_cm"], "photos_used": result["photos_used"], "error": error})
+            label = f"{body}-photos" + ("" if sex is None else f"-{sex}")
+            print(f"{label:<40} " + " ".join(f"{n[:6]} {e:+5.1f}" for n, e in error.items()), flush=True)
 
     print(f"\n{'measurement':<15} {'kind':<6} {'clips with height: median / max |err|':>38} {'without':>16} "
-          f"{'photos, height':>16} {'moved (last 30 frames), max':>28}")
+          f"{'photos, height':>16} {'photos, height+sex':>19} {'moved (last 30 frames), max':>28}")
     clips = [r for r in rows if r["clip"] != "photos"]
+    photos = [r for r in rows if r["clip"] == "photos"]
     for name in MEASUREMENTS:
         kind = "length" if name in LENGTHS else "girth"
         cells = []
         for selected in ([r for r in clips if r["height_given"]], [r for r in clips if not r["height_given"]],
-                         [r for r in rows if r["clip"] == "photos"]):
+                         [r for r in photos if r["sex_given"] is None], [r for r in photos if r["sex_given"]]):
             errors = np.abs([r["error"][name] for r in selected])
-            cells.append(f"{np.median(errors):5.1f} / {errors.max():5.1f}")
-        moved = max(r["moved_last_30"][name] for r in clips)
-        print(f"{name:<15} {kind:<6} {cells[0]:>38} {cells[1]:>16} {cells[2]:>16} {moved:>28.2f}")
+            cells.append(f"{np.median(errors):5.1f} / {errors.max():5.1f}" if len(errors) else "-")
+        moved = max((r["moved_last_30"][name] for r in clips), default=float("nan"))
+        print(f"{name:<15} {kind:<6} {cells[0]:>38} {cells[1]:>16} {cells[2]:>16} {cells[3]:>19} {moved:>28.2f}")
     print("(cm; truth: the rendered body's own neutral mesh; bodies: " + ", ".join(BODIES) + ")")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

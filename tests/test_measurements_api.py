@@ -112,17 +112,37 @@ def test_unknown_session(client):
         assert response.status_code == 404 and response.get_json()["code"] == "session_not_found"
 
 
-def test_photo_measurements_front_side_back(client, clip_renderer, true_height):
-    photos = []
+@pytest.fixture(scope="module")
+def photos(clip_renderer) -> list[str]:
+    """Front, side and back photos of the body."""
+    encoded = []
     for heading in (0.0, np.pi / 2, np.pi):
         spec = ClipSpec(frames=1, people=[PersonSpec(1, "walk", start=(0.0, 3.0), heading=heading, shape=SHAPE)])
-        photos.append(encode_b64(clip_renderer.render(spec).frames[0]))
+        encoded.append(encode_b64(clip_renderer.render(spec).frames[0]))
+    return encoded
+
+
+def test_photo_measurements_front_side_back(client, photos, true_height):
     response = client.post("/measurements", json={"images_base64": photos, "height_cm": true_height})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["photos"] == 3 and body["photos_used"] >= 2 and body["scale"] == "given"
+    assert body["sex_given"] is None
     assert body["measurements_cm"]["height"] == pytest.approx(true_height, abs=0.5)
     assert len(body["mesh_vertices_data"]) == 13718 and len(body["mesh_faces_data"]) == 27420
+
+
+def test_photo_measurements_with_a_given_sex(client, photos, true_height):
+    """The sex sets Anny's gender phenotype (0.75 for female) before the height is solved; the height holds."""
+    response = client.post("/measurements", json={"images_base64": photos, "height_cm": true_height,
+                                                  "sex": "female"})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["sex_given"] == "female" and body["uncertainty_cm"]["height"] == 0.0
+    assert torch.sigmoid(torch.tensor(body["body_params"]["shape"][0])) == pytest.approx(0.75, abs=1e-6)
+    assert body["measurements_cm"]["height"] == pytest.approx(true_height, abs=0.5)
+    response = client.post("/measurements", json={"images_base64": photos, "sex": "unknown"})
+    assert response.status_code == 400 and "sex" in response.get_json()["error"]
 
 
 def test_photo_measurements_errors(client, no_person_b64):

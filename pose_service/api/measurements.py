@@ -86,9 +86,14 @@ def session_export(video_id: str) -> Response:
 @bp.post("/measurements")
 def photo_measurements() -> Response:
     """The avatar flow (:mod:`pose_service.batch.photos`); every photo is decoded before any is fitted."""
+    from ..measure.shape import sex_index
+
     pipeline = _body_pipeline()
     config = runtime().config
     req = parse(MeasurementRequest, json_body())
+    if req.sex is not None and sex_index(pipeline.body) is None:
+        raise ApiError(400, "invalid_field", f"sex: the {pipeline.body.name} body model has none (SMPL's betas are "
+                                             "for its neutral model); leave it out")
     images = []
     for index, photo in enumerate(req.images_base64):
         try:
@@ -97,7 +102,7 @@ def photo_measurements() -> Response:
             raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code,
                            f"images_base64[{index}]: {exc}") from None
     try:
-        entry = measure_photos(pipeline, images, req.height_cm)
+        entry = measure_photos(pipeline, images, req.height_cm, req.sex)
     except PhotoMeasurementError as exc:
         raise ApiError(422, exc.code, str(exc)) from None
     shape, vertices = entry.pop("shape"), entry.pop("vertices")

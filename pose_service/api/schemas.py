@@ -47,12 +47,14 @@ def parse(model: type[BaseModel], payload: object) -> BaseModel:
 
 
 class MeasurementRequest(BaseModel):
-    """``POST /measurements``: one to a few photos of one person (front, side, back), and their height if known."""
+    """``POST /measurements``: one to a few photos of one person (front, side, back), and their height and sex if
+    known."""
 
     model_config = ConfigDict(extra="ignore")
 
     images_base64: list[StrictStr] = Field(min_length=1, max_length=8)
     height_cm: Optional[HeightCm] = None
+    sex: Optional[Literal["female", "male"]] = None
 
 
 class BatchFrame(BaseModel):

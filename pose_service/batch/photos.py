@@ -24,10 +24,12 @@ class PhotoMeasurementError(ValueError):
         self.code = code
 
 
-def measure_photos(pipeline: FramePipeline, images: list[np.ndarray], height_cm: Optional[float]) -> dict[str, Any]:
-    """``images``: RGB uint8 photos. Returns the measurement entry (as a track's in ``GET
-    /sessions/<video_id>/measurements``) with ``photos``, ``photos_used``, ``shape`` (S,) and ``vertices`` (V, 3),
-    the neutral-pose body. Raises :class:`PhotoMeasurementError`."""
+def measure_photos(pipeline: FramePipeline, images: list[np.ndarray], height_cm: Optional[float],
+                   sex: Optional[str] = None) -> dict[str, Any]:
+    """``images``: RGB uint8 photos; ``sex``: "female", "male" or None (see ``measure.shape.constrain_sex``).
+    Returns the measurement entry (as a track's in ``GET /sessions/<video_id>/measurements``) with ``sex_given``,
+    ``photos``, ``photos_used``, ``shape`` (S,) and ``vertices`` (V, 3), the neutral-pose body. Raises
+    :class:`PhotoMeasurementError`, or ValueError for a sex the body model cannot take (after fitting: check first)."""
     from ..measure.body import neutral_body  # torch: only with a body model
     from ..measure.shape import track_measurements
 
@@ -47,8 +49,8 @@ def measure_photos(pipeline: FramePipeline, images: list[np.ndarray], height_cm:
     if history is None:
         raise PhotoMeasurementError("no_person", "no person with a body was found in the photos")
     with pipeline.body_lock:
-        entry = track_measurements(pipeline.body, history, height_cm)
+        entry = track_measurements(pipeline.body, history, height_cm, sex=sex)
         if entry is None:
             raise PhotoMeasurementError("poor_fit", "no photo gave a fit good enough to measure (fit_confidence < 0.5)")
         vertices, _ = neutral_body(pipeline.body, entry["shape"])
-    return {**entry, "photos": len(images), "photos_used": entry["frames_used"], "vertices": vertices}
+    return {**entry, "sex_given": sex, "photos": len(images), "photos_used": entry["frames_used"], "vertices": vertices}

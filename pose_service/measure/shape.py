@@ -6,6 +6,11 @@ Aggregate: the per-dimension weighted median of the shapes of the frames whose f
 or a few wild ones do not move it. Spread: 1.4826 x the weighted median absolute deviation (a standard deviation
 for Gaussian noise).
 
+Sex: a body model with a sex dimension in its shape (Anny's ``gender`` phenotype, 0 male to 1 female) has it set
+from a given sex before the height is solved, to the middle of that sex's half of the range (0.25 / 0.75, the mean
+of Anny's uniform gender prior on that side); the keypoint fits leave it near the average (0.5), which puts chest,
+waist and hip halfway between the two templates. Models without one (SMPL's neutral betas) refuse it.
+
 Height: one camera cannot tell a small near person from a large far one, so without a height the size comes from
 the body model's prior through the fit ("scale": "estimated"). With one, the shape parameter that sets the
 stature (Anny: its ``height`` phenotype; SMPL: the first beta) is solved so that the neutral body has that
@@ -66,6 +71,30 @@ def neutral_height_cm(model: BodyModel, shape: np.ndarray) -> float:
     return float(100.0 * np.ptp(vertices[:, 1]))
 
 
+SEXES: tuple[str, ...] = ("female", "male")
+_SEX_PHENOTYPE = {"female": 0.75, "male": 0.25}
+
+
+def sex_index(model: BodyModel) -> Optional[int]:
+    """The shape parameter set from a given sex, or None when the model has none."""
+    labels = list(getattr(model, "phenotype_labels", []))
+    return labels.index("gender") if "gender" in labels else None
+
+
+def constrain_sex(model: BodyModel, shape: np.ndarray, sex: Optional[str]) -> np.ndarray:
+    """``shape`` with its sex parameter set for ``sex`` (see the module docstring); unchanged for None. Raises
+    ValueError for a model without one or an unknown sex."""
+    shape = np.array(shape, np.float64)
+    if sex is None:
+        return shape
+    index = sex_index(model)
+    if index is None or sex not in _SEX_PHENOTYPE:
+        raise ValueError(f"sex {sex!r} cannot be applied to the {model.name} body model")
+    phenotype = _SEX_PHENOTYPE[sex]
+    shape[index] = np.log(phenotype / (1.0 - phenotype))  # Anny's shape is the phenotype's logit
+    return shape
+
+
 def settled_shape(model: BodyModel, history: BodyHistory, height_cm: Optional[float],
                   min_fit_confidence: float = 0.5) -> Optional[np.ndarray]:
     """The one shape of a track (S,): the aggregate of its frames, under ``height_cm`` when given."""
@@ -118,18 +147,21 @@ def _measured(model: BodyModel, shape: np.ndarray) -> dict[str, float]:
 
 
 def track_measurements(model: BodyModel, history: BodyHistory, height_cm: Optional[float],
-                       min_fit_confidence: float = 0.5) -> Optional[dict[str, Any]]:
+                       min_fit_confidence: float = 0.5, sex: Optional[str] = None) -> Optional[dict[str, Any]]:
     """The ``GET /sessions/<video_id>/measurements`` entry of one track (without its ``track_id``), with the shape
-    it measured; None when the track has no qualifying frame."""
+    it measured; None when the track has no qualifying frame. ``sex``: see :func:`constrain_sex`."""
     estimate = aggregate_shape(history, min_fit_confidence)
     if estimate is None:
         return None
-    if history.settled_shape is not None and history.settled_height_cm == height_cm:
+    if sex is None and history.settled_shape is not None and history.settled_height_cm == height_cm:
         shape = history.settled_shape.astype(np.float64)  # what the track's meshes are served with
     else:
-        shape = estimate.shape if height_cm is None else constrain_height(model, estimate.shape, height_cm)
+        shape = constrain_sex(model, estimate.shape, sex)
+        shape = shape if height_cm is None else constrain_height(model, shape, height_cm)
     values = _measured(model, shape)
-    free = [i for i in range(len(shape)) if height_cm is None or i != stature_index(model)]
+    fixed = {stature_index(model)} if height_cm is not None else set()
+    fixed |= {sex_index(model)} if sex is not None else set()
+    free = [i for i in range(len(shape)) if i not in fixed]
     variance = {name: 0.0 for name in values}
     for i in free:
         if estimate.spread[i] <= 0:
