@@ -53,3 +53,15 @@ def test_history_round_trips_and_is_bounded():
     restored = Bodies.from_dict(bodies.to_dict())
     assert restored.height_for(1, primary_id=2) == 172.0 and restored.height_for(2, primary_id=2) == 180.0
     assert restored.height_for(3, primary_id=2) is None
+
+
+def test_a_crowd_of_passers_by_does_not_grow_the_session_without_bound():
+    """Beyond ``max_rows`` in all, the tracks seen least recently go whole; the people in view keep theirs."""
+    bodies = Bodies(max_rows=400)
+    for frame in range(300):
+        passer_by = 100 + frame // 20  # a new person every 20 frames, each seen for 20
+        bodies.record(frame, [_person(1, np.zeros(6), 0.9), _person(passer_by, np.zeros(6), 0.9)])
+        assert sum(len(h) for h in bodies.tracks.values()) <= 400
+    # The one always in view keeps all 300 frames; of the 15 passers-by, the last five fit in the other 100 rows.
+    assert len(bodies.tracks[1]) == 300 and sorted(bodies.tracks) == [1, 110, 111, 112, 113, 114]
+    assert Bodies.from_dict(bodies.to_dict()).max_rows == 400

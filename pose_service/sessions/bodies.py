@@ -3,7 +3,9 @@ measurements and exports.
 
 Memory: one row per frame with a body, ``3 + 3J + S + 3`` float32 values plus the frame number and the fit
 confidence (Anny: 66 values, ~0.3 kB; SMPL: 85), at most ``max_frames`` rows per track, the oldest dropped first
-(the default, 18,000, is ten minutes at 30 fps: ~5 MB for one Anny track).
+(the default, 18,000, is ten minutes at 30 fps: ~5 MB for one Anny track), and at most ``MAX_SESSION_ROWS`` rows
+per video over all its tracks: beyond that, the tracks seen least recently are dropped whole (a crowd of
+passers-by would otherwise grow a session without bound; the people still in view keep their histories).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..tracking.serial import decode_array, encode_array
 from ..types import Person
 
 MAX_FRAMES = 18_000
+MAX_SESSION_ROWS = 2 * MAX_FRAMES
 
 
 @dataclass
@@ -97,15 +100,25 @@ class Bodies:
     """track id -> height given by the client."""
     primary_height_cm: Optional[float] = None
     """A height given for the video's main subject, whichever track that is."""
+    max_rows: int = MAX_SESSION_ROWS
 
     def record(self, frame: int, people: list[Person]) -> None:
-        """Add the detected people with a fitted or regressed body (predicted ones carry an earlier body)."""
+        """Add the detected people with a fitted or regressed body (predicted ones carry an earlier body), then
+        drop the least recently seen other tracks while the video holds more than ``max_rows`` rows."""
+        recorded = set()
         for person in people:
             if person.source != "detected" or person.body_params is None or person.track_id is None:
                 continue
             if person.track_id not in self.tracks:
                 self.tracks[person.track_id] = BodyHistory.for_person(person)
             self.tracks[person.track_id].add(frame, person)
+            recorded.add(person.track_id)
+        stale = sorted((int(h.frames[-1]), track_id) for track_id, h in self.tracks.items() if track_id not in recorded)
+        rows = sum(len(h) for h in self.tracks.values())
+        for _, track_id in stale:
+            if rows <= self.max_rows:
+                break
+            rows -= len(self.tracks.pop(track_id))
 
     def give_height(self, height_cm: Union[None, float, dict[int, float]]) -> None:
         """Keep a height from a request: a number for the main subject, or track id -> cm."""
@@ -122,9 +135,10 @@ class Bodies:
     def to_dict(self) -> dict[str, Any]:
         return {"tracks": {str(k): v.to_dict() for k, v in self.tracks.items()},
                 "height_cm": {str(k): v for k, v in self.height_cm.items()},
-                "primary_height_cm": self.primary_height_cm}
+                "primary_height_cm": self.primary_height_cm, "max_rows": self.max_rows}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Bodies":
         return cls({int(k): BodyHistory.from_dict(v) for k, v in data["tracks"].items()},
-                   {int(k): float(v) for k, v in data["height_cm"].items()}, data["primary_height_cm"])
+                   {int(k): float(v) for k, v in data["height_cm"].items()}, data["primary_height_cm"],
+                   data["max_rows"])
