@@ -300,6 +300,7 @@ def _person_to_dict(person: Person) -> dict[str, Any]:
         "body_params": None if person.body_params is None else {k: encode_array(v) for k, v in person.body_params.items()},
         "tracking_confidence": person.tracking_confidence,
         "fit_confidence": person.fit_confidence,
+        "next_region": None if person.next_region is None else [float(v) for v in person.next_region],
     }
 
 
@@ -314,5 +315,6 @@ def _person_from_dict(data: dict[str, Any]) -> Person:
         body_model=data["body_model"],
         body_params=None if data["body_params"] is None else {k: decode_array(v) for k, v in data["body_params"].items()},
         tracking_confidence=data["tracking_confidence"],
-        fit_confidence=data.get("fit_confidence"),  # absent from states saved before it existed
+        fit_confidence=data["fit_confidence"],
+        next_region=None if data["next_region"] is None else tuple(data["next_region"]),
     )
