@@ -28,6 +28,14 @@ def build_pipeline(config: ServiceConfig, report: Report) -> FramePipeline:
 
 
 def session_store(config: ServiceConfig) -> SessionStore:
+    """Redis when ``config.redis_url`` is set (sessions shared by every worker), else this process's memory."""
+    if config.redis_url:
+        import redis
+
+        from .sessions.redis_store import RedisSessionStore
+
+        client = redis.Redis.from_url(config.redis_url, socket_timeout=10, health_check_interval=30)
+        return RedisSessionStore(client, namespace=config.redis_namespace, ttl_s=config.session_ttl_s)
     return InMemorySessionStore(ttl_s=config.session_ttl_s, max_sessions=config.max_sessions)
 
 

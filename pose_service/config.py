@@ -47,6 +47,12 @@ class ServiceConfig:
     """A video session unused this long is forgotten (``POSE_SESSION_TTL_S``)."""
     max_sessions: int = 1000
     """Most video sessions kept; beyond it the least recently used goes (``POSE_MAX_SESSIONS``)."""
+    redis_url: str = ""
+    """Keep video sessions in this Redis (``POSE_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/0``), shared by every
+    worker process; empty: in this process's memory. ``max_sessions`` does not apply to Redis (size it with
+    Redis's ``maxmemory``)."""
+    redis_namespace: str = "pose"
+    """Prefix of this service's Redis keys (``POSE_REDIS_NAMESPACE``)."""
     batch_max_frames: int = 1000
     """Most frames in one ``POST /pose/batch`` (``POSE_BATCH_MAX_FRAMES``); more gives 413."""
     batch_sync_max_frames: int = 30

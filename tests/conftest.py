@@ -1,8 +1,15 @@
-"""Shared fixtures. Heavy objects (apps with loaded models) are built once per test session."""
+"""Shared fixtures. Heavy objects (apps with loaded models) are built once per test session.
+
+Redis: tests that need it use ``redis_client``, the server at ``POSE_TEST_REDIS_URL`` (default
+``redis://127.0.0.1:6379/15``); without one they are skipped, naming the URL. ``POSE_TEST_FAIL_ON_SKIP=1`` (set
+by ``.ci/run``) turns any skip into a failed run, so that CI never passes without them.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
+import uuid
 
 import cv2
 import numpy as np
@@ -34,6 +41,40 @@ def astronaut_b64(astronaut: np.ndarray) -> str:
 def no_person_b64() -> str:
     """A real photo with no person in it (a cup of coffee)."""
     return encode_b64(data.coffee())
+
+
+REDIS_URL = os.environ.get("POSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("POSE_TEST_FAIL_ON_SKIP") == "1" and skipped and exitstatus == 0:
+        reporter.write_line(f"POSE_TEST_FAIL_ON_SKIP: {skipped} test(s) skipped, failing the run", red=True)
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    """A client of the test Redis (see the module docstring)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        pytest.skip(f"no Redis at {REDIS_URL} (POSE_TEST_REDIS_URL): {exc}")
+    return client
+
+
+@pytest.fixture()
+def redis_namespace(redis_client):
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    namespace = f"pose-test-{uuid.uuid4().hex[:12]}"
+    yield namespace
+    keys = list(redis_client.scan_iter(match=namespace + ":*"))
+    if keys:
+        redis_client.delete(*keys)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,10 @@ import logging
 from typing import Optional
 
 from flask import Flask, Response, jsonify
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
+
+from ..sessions.redis_store import SessionLockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,16 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return error_response(413, "payload_too_large", f"request body is larger than the limit of {limit} bytes")
         return error_response(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+
+    @app.errorhandler(SessionLockTimeout)
+    def _video_busy(exc: SessionLockTimeout) -> Response:
+        return error_response(503, "video_busy", str(exc), retry_after=1)
+
+    @app.errorhandler(RedisError)
+    def _store_unavailable(exc: RedisError) -> Response:
+        log.error("[SESSION] Redis failed: %s", exc)
+        return error_response(503, "session_store_unavailable", f"the session store failed: {type(exc).__name__}",
+                              retry_after=1)
 
     @app.errorhandler(Exception)
     def _internal_error(exc: Exception) -> Response:

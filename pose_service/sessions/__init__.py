@@ -1,4 +1,5 @@
-"""Per-video tracking sessions: their state (:mod:`.state`) and where it is kept between frames (:mod:`.store`)."""
+"""Per-video tracking sessions: their state (:mod:`.state`) and where it is kept between frames (:mod:`.store`
+in this process, :mod:`.redis_store` in Redis, imported on use)."""
 
 from .state import SessionState
 from .store import InMemorySessionStore, SessionStore

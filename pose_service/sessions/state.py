@@ -24,6 +24,14 @@ from .bodies import Bodies
 
 Arrival = Literal["next", "late", "restart"]
 
+STATE_VERSION = 1
+"""Schema version of a serialised :class:`SessionState` (:func:`encode_state`); raise it with every change to
+what ``to_dict`` writes, so that a worker never misreads a state written by another version."""
+
+
+class StateVersionError(ValueError):
+    """A serialised state from another schema version (or not a state at all)."""
+
 
 @dataclass
 class SessionState:
@@ -131,5 +139,22 @@ class SessionState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SessionState":
-        bodies = Bodies.from_dict(data["bodies"]) if "bodies" in data else Bodies()  # states saved before it
-        return cls(**{**data, "tracker": Tracker.from_state(data["tracker"]), "bodies": bodies})
+        return cls(**{**data, "tracker": Tracker.from_state(data["tracker"]), "bodies": Bodies.from_dict(data["bodies"])})
+
+
+def encode_state(state: SessionState) -> bytes:
+    """The state as compact JSON bytes, with its schema version."""
+    import orjson
+
+    return orjson.dumps({"version": STATE_VERSION, "state": state.to_dict()})
+
+
+def decode_state(payload: bytes) -> SessionState:
+    """Inverse of :func:`encode_state`; raises :class:`StateVersionError` for any other version."""
+    import orjson
+
+    data = orjson.loads(payload)
+    version = data.get("version") if isinstance(data, dict) else None
+    if version != STATE_VERSION:
+        raise StateVersionError(f"session state version {version!r}, this service reads {STATE_VERSION}")
+    return SessionState.from_dict(data["state"])

@@ -12,9 +12,7 @@ the block raises (a half-updated tracker is still a consistent one). Given the f
 that arrived ahead of earlier ones (:meth:`SessionState.awaits_earlier`) first gives the lock up for at most that
 long, until they have been processed: frames posted concurrently are put back in order.
 
-A Redis implementation would keep ``state.to_dict()`` as JSON under ``session:<video_id>`` with ``EXPIRE ttl``
-(TTL expiry for free; ``maxmemory-policy allkeys-lru`` for the cap) and take the per-video lock with
-``SET lock:<video_id> <token> NX PX`` (released by token), so that several worker processes share sessions.
+:class:`~.redis_store.RedisSessionStore` is the same interface on Redis, shared by several worker processes.
 """
 
 from __future__ import annotations
