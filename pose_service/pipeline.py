@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
 
@@ -160,6 +160,23 @@ class FramePipeline:
                 continue
             track.fit_state = {**state, "shape": history.settled_shape.tolist(), "shape_fixed": True}
 
+    def _repose(self, people: list[Person]) -> list[Person]:
+        """Meshes for the people whose state came back without one (a track's serialised state keeps the body's
+        parameters, not its mesh): the body model posed with them, as the fitter or regressor posed it."""
+        missing = [p for p in people if p.vertices is None and p.body_params is not None and self.body is not None]
+        if not missing:
+            return people
+        import torch
+
+        def stacked(name: str) -> torch.Tensor:
+            values = np.stack([p.body_params[name] for p in missing])
+            return torch.as_tensor(values, dtype=self.body.dtype, device=self.body.device)
+
+        with self.body_lock, torch.no_grad():
+            vertices = self.body(stacked("global_orient"), stacked("body_pose"), stacked("shape")).vertices
+        posed = {id(p): v for p, v in zip(missing, vertices.double().cpu().numpy())}
+        return [replace(p, vertices=posed[id(p)]) if id(p) in posed else p for p in people]
+
     def process(self, request: FrameRequest) -> FrameResult:
         image = request.image
         height, width = image.shape[:2]
@@ -192,6 +209,7 @@ class FramePipeline:
             people = session.track(request.frame_number, people, image, focal, (width, height), refine=refine)
             if self.fitter is not None:
                 self._settle_shapes(session)
+        people = self._repose(people)
         return FrameResult(
             frame_number=request.frame_number,
             video_id=request.video_id,

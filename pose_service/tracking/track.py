@@ -289,13 +289,14 @@ class Track:
 
 
 def _person_to_dict(person: Person) -> dict[str, Any]:
+    """Everything but the mesh (~430 kB of an Anny person's ~450): it is re-posed from ``body_params`` when needed
+    (``FramePipeline``), so a state that leaves the process stays small."""
     return {
         "keypoints_2d": encode_array(person.keypoints_2d),
         "bbox": list(person.bbox),
         "score": person.score,
         "keypoints_3d": encode_array(person.keypoints_3d),
         "camera_translation": encode_array(person.camera_translation),
-        "vertices": encode_array(person.vertices),
         "body_model": person.body_model,
         "body_params": None if person.body_params is None else {k: encode_array(v) for k, v in person.body_params.items()},
         "tracking_confidence": person.tracking_confidence,
@@ -311,7 +312,6 @@ def _person_from_dict(data: dict[str, Any]) -> Person:
         score=data["score"],
         keypoints_3d=decode_array(data["keypoints_3d"]),
         camera_translation=decode_array(data["camera_translation"]),
-        vertices=decode_array(data["vertices"]),
         body_model=data["body_model"],
         body_params=None if data["body_params"] is None else {k: decode_array(v) for k, v in data["body_params"].items()},
         tracking_confidence=data["tracking_confidence"],
