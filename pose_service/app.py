@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Optional
 
 import orjson
@@ -10,6 +11,7 @@ from flask import Flask
 from flask.json.provider import JSONProvider
 
 from . import __version__
+from .backends import session_store
 from .config import ServiceConfig
 from .runtime import ModelRuntime
 
@@ -53,12 +55,21 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     from .batch.jobs import JobManager
 
     register_error_handlers(app)
+
+    @app.after_request
+    def _name_the_worker(response):  # which process served it: with several workers, for logs and debugging
+        response.headers["X-Pose-Worker"] = str(os.getpid())
+        return response
+
     app.register_blueprint(bp)
     app.register_blueprint(batch_bp)
     app.register_blueprint(measurements_bp)
     app.extensions["pose_jobs"] = JobManager(config.job_max_active, config.job_ttl_s)
 
-    runtime = ModelRuntime(config)
+    # The session store does not wait for the models: /sessions answers while they load.
+    sessions = session_store(config)
+    app.extensions["pose_sessions"] = sessions
+    runtime = ModelRuntime(config, sessions)
     app.extensions["pose_runtime"] = runtime
     runtime.start()
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Optional, TypeVar
 
 from .config import ServiceConfig
 from .pipeline import FramePipeline
@@ -22,9 +22,10 @@ Report = Callable[[str, str], None]
 T = TypeVar("T")
 
 
-def build_pipeline(config: ServiceConfig, report: Report) -> FramePipeline:
+def build_pipeline(config: ServiceConfig, report: Report, sessions: Optional[SessionStore] = None) -> FramePipeline:
+    """The configured backend's pipeline, keeping its sessions in ``sessions`` (default: :func:`session_store`)."""
     builders = {"embedded": _build_embedded, "hmr2": _build_hmr2}
-    return builders[config.backend](config, report, session_store(config))
+    return builders[config.backend](config, report, sessions or session_store(config))
 
 
 def session_store(config: ServiceConfig) -> SessionStore:

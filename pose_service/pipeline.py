@@ -53,6 +53,9 @@ class FrameRequest:
     """(H, W, 3) RGB uint8."""
     frame_number: int
     video_id: Optional[str] = None
+    session_id: Optional[str] = None
+    """Where the video's state is kept when not under its ``video_id`` (a batch keeps its own, apart from a live
+    video of the same id)."""
     include_mesh: bool = True
     include_faces: bool = True
     focal_length_px: Optional[float] = None
@@ -182,12 +185,13 @@ class FramePipeline:
         height, width = image.shape[:2]
         focal = request.focal_length_px or self.default_focal(width, height)
         video_id = request.video_id or DEFAULT_SESSION
+        session_id = request.session_id or video_id
         refine = None
         if self.fitter is not None:
             fitter = self.fitter
             refine = lambda detections, previous: fitter(image, detections, previous, focal)  # noqa: E731
         with self.sessions.session(
-            video_id,
+            session_id,
             lambda: self.new_session(video_id),
             request.frame_number,
             self.video.reorder_wait_s if request.reorder_wait_s is None else request.reorder_wait_s,

@@ -15,6 +15,7 @@ from typing import Optional
 from .backends import build_pipeline
 from .config import ServiceConfig
 from .pipeline import FramePipeline
+from .sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,9 @@ class NotReady(RuntimeError):
 
 
 class ModelRuntime:
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, sessions: Optional[SessionStore] = None) -> None:
         self.config = config
+        self.sessions = sessions
         self._models: dict[str, str] = {}
         self._pipeline: Optional[FramePipeline] = None
         self._error: Optional[str] = None
@@ -59,7 +61,7 @@ class ModelRuntime:
         started = time.perf_counter()
         log.info("[INIT] loading backend %r on %s", self.config.backend, self.config.device)
         try:
-            pipeline = build_pipeline(self.config, self._report)
+            pipeline = build_pipeline(self.config, self._report, self.sessions)
         except Exception as exc:  # any failure must reach /health, not kill the worker
             reason = f"{type(exc).__name__}: {exc}"
             log.error("[INIT] backend %r failed: %s\n%s", self.config.backend, reason, traceback.format_exc())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import threading
 
 import cv2
@@ -159,12 +160,12 @@ def gated_app(monkeypatch_module):
     gate, waiting = threading.Event(), threading.Event()
     real_build = runtime_module.build_pipeline
 
-    def gated_build(config, report):
+    def gated_build(config, report, sessions):
         report("gate", "loading")
         waiting.set()
         gate.wait(timeout=60)
         report("gate", "loaded")
-        return real_build(config, report)
+        return real_build(config, report, sessions)
 
     monkeypatch_module.setattr(runtime_module, "build_pipeline", gated_build)
     app = create_app(ServiceConfig(max_body_bytes=200_000, max_image_pixels=100_000, retry_after_s=7))
@@ -191,6 +192,10 @@ def test_health_goes_from_warming_up_to_ready_and_limits_apply(gated_app, astron
     not_ready = post(client, image_base64=astronaut_b64, frame_number=0)
     assert not_ready.status_code == 503 and not_ready.get_json()["code"] == "not_ready"
     assert not_ready.headers["Retry-After"] == "7"
+    # Sessions do not wait for the models.
+    missing = client.get("/sessions/nothing-yet")
+    assert missing.status_code == 404 and missing.get_json()["code"] == "session_not_found"
+    assert missing.headers["X-Pose-Worker"] == str(os.getpid())
 
     gate.set()
     assert app.extensions["pose_runtime"].wait(timeout=300)
@@ -210,7 +215,7 @@ def test_health_goes_from_warming_up_to_ready_and_limits_apply(gated_app, astron
 
 
 def test_failed_model_load_is_reported_and_requests_get_503(monkeypatch, astronaut_b64):
-    def broken_build(config, report):
+    def broken_build(config, report, sessions):
         report("mediapipe_pose", "loading")
         raise RuntimeError("weights file is corrupt")
 

@@ -145,6 +145,16 @@ def test_a_missed_middle_frame_comes_back_interpolated(client, astronaut_b64):
     assert client.get(f"/sessions/{video_id}").status_code == 404  # the batch's session is gone
 
 
+def test_a_batch_never_touches_the_live_session_of_its_video(client, astronaut_b64):
+    live = client.post("/pose/hybrid", json={"image_base64": astronaut_b64, "frame_number": 0, "video_id": "shared"})
+    assert live.status_code == 200
+    before = client.get("/sessions/shared").get_json()
+    batch = client.post("/pose/batch", json={"frames": _frames(astronaut_b64, 3), "video_id": "shared"})
+    assert batch.status_code == 200 and [f["video_id"] for f in batch.get_json()["frames"]] == ["shared"] * 3
+    assert client.get("/sessions/shared").get_json() == before  # not restarted, not counted, still there
+    client.delete("/sessions/shared")
+
+
 def test_async_job_reports_progress_and_pages_its_frames(client, astronaut_b64):
     response = client.post("/pose/batch?async=1", json={"frames": _frames(astronaut_b64, 4), "smooth": False})
     assert response.status_code == 202

@@ -6,11 +6,17 @@ from flask import current_app, request
 
 from ..pipeline import FramePipeline
 from ..runtime import ModelRuntime, NotReady
+from ..sessions import SessionStore
 from .errors import ApiError
 
 
 def runtime() -> ModelRuntime:
     return current_app.extensions["pose_runtime"]
+
+
+def sessions() -> SessionStore:
+    """The app's session store (ready before the models are)."""
+    return current_app.extensions["pose_sessions"]
 
 
 def ready_pipeline() -> FramePipeline:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import __version__
 from ..decode import DecodeError, decode_image
 from ..pipeline import FrameRequest, GpuOutOfMemory
-from .context import json_body, ready_pipeline, runtime
+from .context import json_body, ready_pipeline, runtime, sessions
 from .errors import ApiError
 from .response import frame_response, session_summary
 from .schemas import PoseRequest, parse
@@ -88,8 +88,7 @@ def mesh_faces() -> Response:
 
 @bp.get("/sessions/<video_id>")
 def get_session(video_id: str) -> Response:
-    pipeline = ready_pipeline()
-    state = pipeline.sessions.get(video_id)
+    state = sessions().get(video_id)
     if state is None:
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r} (never seen, deleted or expired)")
     return jsonify(session_summary(state))
@@ -97,6 +96,6 @@ def get_session(video_id: str) -> Response:
 
 @bp.delete("/sessions/<video_id>")
 def delete_session(video_id: str) -> Response:
-    if not ready_pipeline().sessions.delete(video_id):
+    if not sessions().delete(video_id):
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r}")
     return jsonify({"deleted": video_id})

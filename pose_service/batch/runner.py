@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -50,7 +51,8 @@ def run_batch(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
     """``frames`` yields (frame_number, RGB image) in order. Returns ``{"frames": [per-frame response objects],
-    "summary": {...}}``. The sequence gets a fresh session under ``options.video_id``, deleted at the end."""
+    "summary": {...}}``. The sequence gets a fresh session of its own (not the live session of ``options.video_id``, which it
+    never touches), deleted at the end."""
     tracker_config = pipeline.tracker_config
     if options.smooth:
         # The offline smoother replaces the tracker's causal One-Euro filter, whose lag it could not undo.
@@ -58,8 +60,9 @@ def run_batch(
             tracker_config, smoothing=dataclasses.replace(tracker_config.smoothing, enabled=False)
         )
     video_id = options.video_id
+    session_id = f"batch-{uuid.uuid4().hex}:{video_id}"  # never a live /pose/hybrid session of the same video
     session = SessionState.new(video_id, tracker_config, reorder_window=pipeline.video.reorder_window)
-    pipeline.sessions.put(video_id, session)
+    pipeline.sessions.put(session_id, session)
     results: list[FrameResult] = []
     times_ms: list[float] = []
     started = last_log = time.monotonic()
@@ -73,6 +76,7 @@ def run_batch(
                 image=image,
                 frame_number=frame_number,
                 video_id=video_id,
+                session_id=session_id,
                 include_mesh=options.include_mesh,
                 include_faces=options.include_faces,
                 focal_length_px=options.focal_length_px,
@@ -91,11 +95,11 @@ def run_batch(
         if pipeline.body is not None:
             from ..measure.shape import video_measurements  # torch: only with a body model
 
-            state = pipeline.sessions.get(video_id) or session
+            state = pipeline.sessions.get(session_id) or session
             with pipeline.body_lock:
                 measurements = video_measurements(pipeline.body, state.bodies, state.tracker.primary_id)
     finally:
-        pipeline.sessions.delete(video_id)
+        pipeline.sessions.delete(session_id)
     if progress is not None:  # a container's frame count is only an estimate; the frames read are the total
         progress(len(results), len(results))
 
