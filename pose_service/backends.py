@@ -36,7 +36,8 @@ def session_store(config: ServiceConfig) -> SessionStore:
         from .sessions.redis_store import RedisSessionStore
 
         client = redis.Redis.from_url(config.redis_url, socket_timeout=10, health_check_interval=30)
-        return RedisSessionStore(client, namespace=config.redis_namespace, ttl_s=config.session_ttl_s)
+        return RedisSessionStore(client, namespace=config.redis_namespace, ttl_s=config.session_ttl_s,
+                                 lock_timeout_s=config.session_lock_timeout_s)
     return InMemorySessionStore(ttl_s=config.session_ttl_s, max_sessions=config.max_sessions)
 
 

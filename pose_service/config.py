@@ -53,6 +53,9 @@ class ServiceConfig:
     Redis's ``maxmemory``)."""
     redis_namespace: str = "pose"
     """Prefix of this service's Redis keys (``POSE_REDIS_NAMESPACE``)."""
+    session_lock_timeout_s: int = 30
+    """With Redis: a video's lock not released within this many seconds is let go (its worker died holding it);
+    longer than any one frame takes (``POSE_SESSION_LOCK_TIMEOUT_S``)."""
     batch_max_frames: int = 1000
     """Most frames in one ``POST /pose/batch`` (``POSE_BATCH_MAX_FRAMES``); more gives 413."""
     batch_sync_max_frames: int = 30
@@ -94,7 +97,7 @@ class ServiceConfig:
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
         if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,
-               self.wide_search_every, self.track_confirm_hits) <= 0 or self.track_max_age < 0 \
+               self.session_lock_timeout_s, self.wide_search_every, self.track_confirm_hits) <= 0 or self.track_max_age < 0 \
                 or self.reorder_window < 0 or self.reorder_wait_ms < 0:
             raise ValueError("size limits, session TTL and session cap must be positive; reorder settings >= 0")
         if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:

@@ -3,56 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body else {})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+from servers import call, start_gunicorn, wait_ready
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    env = os.environ | {"POSE_HOST": "127.0.0.1", "POSE_PORT": str(port), "POSE_WORKERS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    statuses = []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gunicorn exited:\n" + process.stdout.read()
-        try:
-            statuses.append(call(base + "/health")[1]["status"])
-        except (urllib.error.URLError, ConnectionError):
-            pass  # not listening yet
-        if statuses and statuses[-1] == "ready":
-            break
-        time.sleep(0.02)
+    process, base = start_gunicorn({"POSE_WORKERS": "1"})
+    statuses = wait_ready(process, base)
     yield base, statuses, process
     if process.poll() is None:
         process.kill()
@@ -68,7 +29,7 @@ def test_health_goes_from_warming_up_to_ready(server):
 def test_frames_bad_input_and_recovery(server, astronaut_b64, no_person_b64):
     base, _, _ = server
     frame = json.dumps({"image_base64": astronaut_b64, "frame_number": 0}).encode()
-    status, body = call(base + "/pose/hybrid", frame)
+    status, body, _ = call(base + "/pose/hybrid", frame)
     assert status == 200 and len(body["people"]) == 1 and body["keypoint_count"] == 25
 
     for payload, content_type, expected in [
@@ -76,12 +37,12 @@ def test_frames_bad_input_and_recovery(server, astronaut_b64, no_person_b64):
         (b"frame", "text/plain", (415, "unsupported_media_type")),
         (json.dumps({"image_base64": "AAAA", "frame_number": 1}).encode(), "application/json", (400, "invalid_image")),
     ]:
-        status, body = call(base + "/pose/hybrid", payload, content_type)
+        status, body, _ = call(base + "/pose/hybrid", payload, content_type)
         assert (status, body["code"]) == expected
 
-    status, body = call(base + "/pose/hybrid", json.dumps({"image_base64": no_person_b64, "frame_number": 1}).encode())
+    status, body, _ = call(base + "/pose/hybrid", json.dumps({"image_base64": no_person_b64, "frame_number": 1}).encode())
     assert status == 200 and body["error"] == "no person detected"
-    status, body = call(base + "/pose/hybrid", frame)
+    status, body, _ = call(base + "/pose/hybrid", frame)
     assert status == 200 and len(body["people"]) == 1
 
 

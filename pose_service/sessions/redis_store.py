@@ -36,7 +36,7 @@ class SessionLockTimeout(RuntimeError):
 class RedisSessionStore:
     """The :class:`~.store.SessionStore` interface on a Redis client (``redis.Redis``, bytes responses)."""
 
-    def __init__(self, client, namespace: str = "pose", ttl_s: float = 300.0, lock_timeout_s: float = 60.0,
+    def __init__(self, client, namespace: str = "pose", ttl_s: float = 300.0, lock_timeout_s: float = 30.0,
                  lock_wait_s: float = 120.0, poll_s: float = 0.005) -> None:
         """
         ttl_s: a session unused this long expires (Redis expires the key).

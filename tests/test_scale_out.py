@@ -1,0 +1,122 @@
+"""Scale-out on the real Redis: gunicorn with three workers sharing sessions, frames of two videos spread over
+them, and a worker killed mid-frame."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from conftest import REDIS_URL, encode_b64
+from servers import Reply, call, start_gunicorn, wait_ready
+
+WORKERS = 3
+FRAMES = 12
+LOCK_TIMEOUT_S = 5
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_client):
+    """(process, base URL, namespace): gunicorn, three workers, sessions in Redis."""
+    namespace = f"pose-test-{uuid.uuid4().hex[:12]}"
+    process, base = start_gunicorn({
+        "POSE_WORKERS": str(WORKERS), "POSE_THREADS": "2", "POSE_REDIS_URL": REDIS_URL,
+        "POSE_REDIS_NAMESPACE": namespace, "POSE_SESSION_LOCK_TIMEOUT_S": str(LOCK_TIMEOUT_S),
+    })  # fmt: skip
+    try:
+        wait_ready(process, base, workers=WORKERS)
+        yield process, base, namespace
+    finally:
+        process.kill()
+        process.communicate()
+        keys = list(redis_client.scan_iter(match=namespace + ":*"))
+        if keys:
+            redis_client.delete(*keys)
+
+
+def _frame(video_id: str, index: int, image: np.ndarray) -> bytes:
+    return json.dumps({"image_base64": encode_b64(image), "frame_number": index, "video_id": video_id,
+                       "include_faces": False}).encode()
+
+
+def post(base: str, payload: bytes, attempts: int = 40) -> Reply:
+    """As a client does: a worker still loading (a new one, after a crash) or a busy video says 503, so retry."""
+    for _ in range(attempts):
+        reply = call(base + "/pose/hybrid", payload)
+        if reply.status != 503:
+            return reply
+        time.sleep(0.5)
+    raise AssertionError(f"still 503 after {attempts} attempts: {reply.body}")
+
+
+def _same(a: dict, b: dict) -> None:
+    assert [(p["track_id"], p["source"]) for p in a["people"]] == [(p["track_id"], p["source"]) for p in b["people"]]
+    for p, q in zip(a["people"], b["people"]):
+        xy = lambda person: np.array([[k["x"], k["y"], k["confidence"]] for k in person["keypoints"]])  # noqa: E731
+        np.testing.assert_allclose(xy(p), xy(q), atol=1e-4)
+        # Meshes are sent rounded to 0.1 mm: equal values may round one step apart.
+        np.testing.assert_allclose(p["mesh_vertices_data"], q["mesh_vertices_data"], atol=1e-4 + 1e-6)
+
+
+def test_interleaved_videos_over_three_workers_match_one_in_process_worker(cluster, client, render_preset):
+    _, base, _ = cluster
+    clips = {"crossing": render_preset("two_people_crossing"), "single": render_preset("single_person_3m")}
+    workers: dict[str, set[str]] = {name: set() for name in clips}
+    for index in range(FRAMES):
+        for name, clip in clips.items():  # A0, B0, A1, B1, ...
+            payload = _frame(name, index, clip.frames[index])
+            served = post(base, payload)
+            assert served.status == 200, served.body
+            workers[name].add(served.worker)
+            reference = client.post("/pose/hybrid", data=payload, content_type="application/json")
+            _same(served.body, reference.get_json())
+    assert all(len(pids) >= 2 for pids in workers.values()), workers  # each video's frames really were spread
+    assert call(base + "/sessions/crossing").body["frames_seen"] == FRAMES
+    for name in clips:
+        client.delete(f"/sessions/{name}")
+
+
+def test_a_worker_killed_mid_frame_loses_no_session(cluster, redis_client, render_preset):
+    process, base, namespace = cluster
+    clip = render_preset("single_person_3m")
+    video = "killed"
+    for index in range(6):
+        assert post(base, _frame(video, index, clip.frames[index])).status == 200
+    before = call(base + f"/sessions/{video}").body
+    track_id = before["primary_track_id"]
+    assert before["frames_seen"] == 6 and track_id is not None
+
+    # Frame 6 on a kept-alive connection, so we know which worker has it; killed right after it is sent.
+    url = urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    connection.request("GET", "/v2/health/live")
+    response = connection.getresponse()
+    response.read()
+    victim = int(response.headers["X-Pose-Worker"])
+    connection.request("POST", "/pose/hybrid", body=_frame(video, 6, clip.frames[6]),
+                       headers={"Content-Type": "application/json"})
+    time.sleep(0.03)
+    os.kill(victim, signal.SIGKILL)
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        connection.getresponse()
+    connection.close()
+    orphaned = bool(redis_client.exists(f"{namespace}:lock:{video}"))
+
+    # The client retries frame 6 and goes on; other workers (and the one gunicorn starts instead) serve it.
+    started = time.monotonic()
+    replies = [post(base, _frame(video, index, clip.frames[index])) for index in range(6, 12)]
+    assert all(r.status == 200 for r in replies)
+    assert victim not in {int(r.worker) for r in replies}
+    assert [r.body["people"][0]["track_id"] for r in replies] == [track_id] * 6  # the same track goes on
+    after = call(base + f"/sessions/{video}").body
+    assert after["restarts"] == 0 and after["primary_track_id"] == track_id
+    assert after["frames_seen"] in (12, 13)  # 13 when the killed worker had saved frame 6 before dying
+    print(f"lock orphaned by the kill: {orphaned}; frames 6-11 after it took {time.monotonic() - started:.1f} s")
+    assert process.poll() is None  # the service lives on
