@@ -11,7 +11,7 @@ from flask import Flask
 from flask.json.provider import JSONProvider
 
 from . import __version__
-from .backends import session_store
+from .backends import job_manager, session_store
 from .config import ServiceConfig
 from .runtime import ModelRuntime
 
@@ -52,7 +52,6 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     from .api.errors import register_error_handlers
     from .api.measurements import bp as measurements_bp
     from .api.routes import bp
-    from .batch.jobs import JobManager
 
     register_error_handlers(app)
 
@@ -64,7 +63,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(batch_bp)
     app.register_blueprint(measurements_bp)
-    app.extensions["pose_jobs"] = JobManager(config.job_max_active, config.job_ttl_s)
+    app.extensions["pose_jobs"] = job_manager(config)
 
     # The session store does not wait for the models: /sessions answers while they load.
     sessions = session_store(config)

@@ -28,17 +28,32 @@ def build_pipeline(config: ServiceConfig, report: Report, sessions: Optional[Ses
     return builders[config.backend](config, report, sessions or session_store(config))
 
 
+def redis_client(config: ServiceConfig):
+    """A client of ``config.redis_url`` (raw bytes responses)."""
+    import redis
+
+    return redis.Redis.from_url(config.redis_url, socket_timeout=30, health_check_interval=30)
+
+
 def session_store(config: ServiceConfig) -> SessionStore:
     """Redis when ``config.redis_url`` is set (sessions shared by every worker), else this process's memory."""
     if config.redis_url:
-        import redis
-
         from .sessions.redis_store import RedisSessionStore
 
-        client = redis.Redis.from_url(config.redis_url, socket_timeout=10, health_check_interval=30)
-        return RedisSessionStore(client, namespace=config.redis_namespace, ttl_s=config.session_ttl_s,
+        return RedisSessionStore(redis_client(config), namespace=config.redis_namespace, ttl_s=config.session_ttl_s,
                                  lock_timeout_s=config.session_lock_timeout_s)
     return InMemorySessionStore(ttl_s=config.session_ttl_s, max_sessions=config.max_sessions)
+
+
+def job_manager(config: ServiceConfig):
+    """Batch jobs on RQ when ``config.redis_url`` is set (any worker answers for any job), else in this process."""
+    if config.redis_url:
+        from .batch.queue import RQJobs
+
+        return RQJobs(redis_client(config), config.redis_namespace, config.job_max_active, config.job_ttl_s)
+    from .batch.jobs import JobManager
+
+    return JobManager(config.job_max_active, config.job_ttl_s)
 
 
 def resolve_device(requested: str) -> str:

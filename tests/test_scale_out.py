@@ -1,5 +1,5 @@
 """Scale-out on the real Redis: gunicorn with three workers sharing sessions, frames of two videos spread over
-them, and a worker killed mid-frame."""
+them, a worker killed mid-frame, and batch jobs on RQ answered by any worker."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import http.client
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REDIS_URL, encode_b64
-from servers import Reply, call, start_gunicorn, wait_ready
+from servers import ROOT, Reply, call, start_gunicorn, wait_ready
 
 WORKERS = 3
 FRAMES = 12
@@ -61,8 +63,9 @@ def _same(a: dict, b: dict) -> None:
     for p, q in zip(a["people"], b["people"]):
         xy = lambda person: np.array([[k["x"], k["y"], k["confidence"]] for k in person["keypoints"]])  # noqa: E731
         np.testing.assert_allclose(xy(p), xy(q), atol=1e-4)
-        # Meshes are sent rounded to 0.1 mm: equal values may round one step apart.
-        np.testing.assert_allclose(p["mesh_vertices_data"], q["mesh_vertices_data"], atol=1e-4 + 1e-6)
+        assert (p["mesh_vertices_data"] is None) == (q["mesh_vertices_data"] is None)
+        if p["mesh_vertices_data"] is not None:  # sent rounded to 0.1 mm: equal values may round one step apart
+            np.testing.assert_allclose(p["mesh_vertices_data"], q["mesh_vertices_data"], atol=1e-4 + 1e-6)
 
 
 def test_interleaved_videos_over_three_workers_match_one_in_process_worker(cluster, client, render_preset):
@@ -120,3 +123,80 @@ def test_a_worker_killed_mid_frame_loses_no_session(cluster, redis_client, rende
     assert after["frames_seen"] in (12, 13)  # 13 when the killed worker had saved frame 6 before dying
     print(f"lock orphaned by the kill: {orphaned}; frames 6-11 after it took {time.monotonic() - started:.1f} s")
     assert process.poll() is None  # the service lives on
+
+
+@pytest.fixture(scope="module")
+def rq_worker(cluster):
+    """One RQ worker process on the cluster's batch queue."""
+    _, _, namespace = cluster
+    env = os.environ | {"POSE_REDIS_URL": REDIS_URL, "POSE_REDIS_NAMESPACE": namespace}
+    process = subprocess.Popen([sys.executable, "-m", "pose_service.batch.queue"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    yield process
+    process.kill()
+    process.communicate()
+
+
+def _batch(clip, count: int) -> bytes:
+    frames = [{"image_base64": encode_b64(frame)} for frame in clip.frames[:count]]
+    return json.dumps({"frames": frames, "video_id": "long", "include_mesh": False}).encode()
+
+
+def _wait_done(get, deadline_s: float = 300) -> tuple[dict, list[int], set[str]]:
+    """Poll a job until it is done: (its last status, the progress seen, the workers that answered)."""
+    progress, workers = [], set()
+    deadline = time.monotonic() + deadline_s
+    while True:
+        status, job, worker = get()
+        assert status == 200, job
+        progress.append(job["progress"]["frames_done"])
+        workers.add(worker)
+        if job["status"] not in ("queued", "running"):
+            return job, progress, workers
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+
+
+def test_a_long_batch_runs_on_rq_and_every_api_worker_answers_for_it(cluster, rq_worker, client, render_preset):
+    _, base, _ = cluster
+    clip = render_preset("one_person_140_frames")
+    body = _batch(clip, 140)
+    accepted = call(base + "/pose/batch", body)
+    assert accepted.status == 202, accepted.body
+    url = base + accepted.body["status_url"]
+    job, progress, workers = _wait_done(lambda: call(url))
+    assert job["status"] == "done" and job["error"] is None, job
+    assert len(workers) == WORKERS  # every API worker answered for the job
+    assert len({p for p in progress if 0 < p < 140}) >= 2 and progress == sorted(progress)  # it advanced
+    assert job["progress"] == {"frames_done": 140, "frames_total": 140}
+    page = call(url + "/frames?start=130&limit=20").body
+    assert [f["frame_number"] for f in page["frames"]] == list(range(130, 140))
+
+    # The same batch in one process (its in-process job thread): the same result.
+    local = client.post("/pose/batch", data=body, content_type="application/json").get_json()
+    reference, _, _ = _wait_done(lambda: (lambda r: (r.status_code, r.get_json(), ""))(client.get(local["status_url"])))
+    assert job["result"]["summary"] == reference["result"]["summary"]
+    for served, expected in zip(job["result"]["frames"], reference["result"]["frames"]):
+        _same(served, expected)
+        for p, q in zip(served["people"], expected["people"]):
+            if p["body_params"] is not None:
+                np.testing.assert_allclose(p["body_params"]["shape"], q["body_params"]["shape"], atol=1e-4)
+                np.testing.assert_allclose(p["body_params"]["body_pose"], q["body_params"]["body_pose"], atol=1e-4)
+
+
+def test_an_rq_batch_is_cancelled_from_any_worker(cluster, rq_worker, astronaut_b64):
+    _, base, _ = cluster
+    frames = [{"image_base64": astronaut_b64} for _ in range(60)]
+    accepted = call(base + "/pose/batch", json.dumps({"frames": frames, "include_mesh": False}).encode())
+    url = base + accepted.body["status_url"]
+    deadline = time.monotonic() + 120
+    while call(url).body["progress"]["frames_done"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert call(url, method="DELETE").status == 200
+    gone = call(url)
+    assert gone.status == 404 and gone.body["code"] == "job_not_found"
+    # The RQ worker stopped that batch and takes the next one.
+    short = call(base + "/pose/batch?async=1", json.dumps({"frames": frames[:3], "include_mesh": False}).encode())
+    job, _, _ = _wait_done(lambda: call(base + short.body["status_url"]), deadline_s=120)
+    assert job["status"] == "done" and job["progress"]["frames_done"] == 3

@@ -11,12 +11,14 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Union
 from pathlib import Path
 
 import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..batch.jobs import Job, JobManager, JobQueueFull
+from ..batch.queue import BatchInput, RQJobs
 from ..batch.runner import BatchOptions, run_batch
 from ..batch.video import VideoError, probe_video, read_frames
 from ..config import ServiceConfig
@@ -33,15 +35,17 @@ FRAMES_PAGE_MAX = 1000
 
 @dataclass
 class PreparedBatch:
-    """A checked batch: its options, its length and a way to read its frames (again) when it runs."""
+    """A checked batch: its options, its length, a way to read its frames (again) when it runs here, and its
+    input as plain data for a job queued on RQ."""
 
     options: BatchOptions
     frames_total: int
     frames: Callable[[], Iterable[tuple[int, np.ndarray]]]
     cleanup: Callable[[], None]
+    queued_input: Callable[[], BatchInput]
 
 
-def _jobs() -> JobManager:
+def _jobs() -> Union[JobManager, RQJobs]:
     return current_app.extensions["pose_jobs"]
 
 
@@ -85,7 +89,11 @@ def prepare_json(config: ServiceConfig, batch_id: str) -> PreparedBatch:
         for i, (number, frame) in enumerate(zip(numbers, req.frames)):
             yield number, _decode(frame, i, config.max_image_pixels)
 
-    return PreparedBatch(_options(req, batch_id), len(numbers), frames, lambda: None)
+    options = _options(req, batch_id)
+    queued = lambda: BatchInput(options, len(numbers), config.max_image_pixels, frames=[  # noqa: E731
+        {"frame_number": number, "image_base64": frame.image_base64, "width": frame.width, "height": frame.height,
+         "pixel_format": frame.pixel_format} for number, frame in zip(numbers, req.frames)])
+    return PreparedBatch(options, len(numbers), frames, lambda: None, queued)
 
 
 def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
@@ -112,7 +120,10 @@ def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
     except Exception:
         cleanup()
         raise
-    return PreparedBatch(_options(form, batch_id), total, lambda: enumerate(read_frames(path, total)), cleanup)
+    options = _options(form, batch_id)
+    queued = lambda: BatchInput(options, total, config.max_image_pixels, video=path.read_bytes(),  # noqa: E731
+                                video_suffix=path.suffix)
+    return PreparedBatch(options, total, lambda: enumerate(read_frames(path, total)), cleanup, queued)
 
 
 @bp.post("/pose/batch")
@@ -124,14 +135,21 @@ def pose_batch() -> Response:
     batch = prepare_video(config, batch_id) if is_upload else prepare_json(config, batch_id)
 
     if request.args.get("async", "").lower() in ("1", "true", "yes") or batch.frames_total > config.batch_sync_max_frames:
+        jobs = _jobs()
         try:
-            _jobs().submit(
-                batch_id,
-                lambda job: run_batch(pipeline, batch.frames(), batch.frames_total, batch.options, job.progress,
-                                      job.cancel.is_set),
-                batch.frames_total,
-                batch.cleanup,
-            )
+            if isinstance(jobs, RQJobs):  # any RQ worker runs it: the input goes with the job
+                try:
+                    jobs.submit(batch_id, batch.queued_input())
+                finally:
+                    batch.cleanup()
+            else:
+                jobs.submit(
+                    batch_id,
+                    lambda job: run_batch(pipeline, batch.frames(), batch.frames_total, batch.options, job.progress,
+                                          job.cancel.is_set),
+                    batch.frames_total,
+                    batch.cleanup,
+                )
         except JobQueueFull as exc:
             raise ApiError(503, "job_queue_full", str(exc), config.retry_after_s) from None
         response = jsonify({"job_id": batch_id, "status_url": f"/jobs/{batch_id}"})

@@ -2,7 +2,8 @@
 
 One worker, so that a batch never takes more than one of the process's threads from live ``/pose/hybrid``
 requests (model calls are serialised anyway, so more workers would not finish batches sooner). Jobs live in this
-process only: with several gunicorn workers a client must reach the worker that accepted its job.
+process only: with several gunicorn workers a client must reach the worker that accepted its job, unless the
+service runs on Redis, where :mod:`.queue` (RQ) takes their place.
 """
 
 from __future__ import annotations

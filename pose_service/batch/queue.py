@@ -1,0 +1,174 @@
+"""Batch jobs on RQ (``POSE_REDIS_URL`` set): any API worker enqueues, any RQ worker runs, any API worker answers.
+
+The API enqueues a :class:`BatchInput` (the checked frames as sent, or the uploaded video's bytes, with the
+batch options) as the job's argument; an RQ worker process started with ``python -m pose_service.batch.queue``
+loads the pipeline once and runs :func:`run_queued_batch` for one job after another (RQ's ``SimpleWorker``: no
+fork per job, so the models stay loaded). Progress goes into the job's ``meta`` after every frame; the result is
+the job's return value, kept ``POSE_JOB_TTL_S``. Cancel: :meth:`RQJobs.delete` sets a flag the running batch
+reads before each frame, and removes the job. Queue: ``<POSE_REDIS_NAMESPACE>-batch``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ..config import ServiceConfig
+from ..decode import decode_image
+from .jobs import Job, JobQueueFull
+from .runner import BatchOptions, run_batch
+from .video import read_frames
+
+log = logging.getLogger(__name__)
+
+_STATUS = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "running",
+           "finished": "done", "failed": "failed", "stopped": "failed", "canceled": "failed"}
+
+
+@dataclass
+class BatchInput:
+    """What an RQ worker needs to run a batch, in plain data (pickled by RQ into the job).
+
+    frames: the JSON batch's frames as dicts with ``frame_number``, ``image_base64``, ``width``, ``height`` and
+    ``pixel_format`` (already checked by the API); or ``video``: an uploaded video's bytes, of which the first
+    ``frames_total`` frames are read.
+    """
+
+    options: BatchOptions
+    frames_total: int
+    max_image_pixels: int
+    frames: Optional[list[dict[str, Any]]] = None
+    video: Optional[bytes] = None
+    video_suffix: str = ""
+
+
+def input_frames(batch: BatchInput, folder: Path) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame_number, RGB) of the batch, decoded one at a time; a video is written to ``folder`` first."""
+    if batch.video is not None:
+        path = folder / f"video{batch.video_suffix}"
+        path.write_bytes(batch.video)
+        yield from enumerate(read_frames(path, batch.frames_total))
+        return
+    for frame in batch.frames or []:
+        image = decode_image(frame["image_base64"], batch.max_image_pixels, frame["width"], frame["height"],
+                             frame["pixel_format"])
+        yield frame["frame_number"], image
+
+
+def _cancel_key(namespace: str, job_id: str) -> str:
+    return f"{namespace}:job-cancelled:{job_id}"
+
+
+_PIPELINE = None
+
+
+def _pipeline():
+    """This worker process's pipeline, built on first use from the ``POSE_*`` environment."""
+    global _PIPELINE
+    if _PIPELINE is None:
+        from ..backends import build_pipeline
+
+        _PIPELINE = build_pipeline(ServiceConfig.from_env(), lambda name, state: log.info("[INIT] %s: %s", name, state))
+    return _PIPELINE
+
+
+def run_queued_batch(batch: BatchInput, namespace: str) -> dict[str, Any]:
+    """The RQ job: run the batch on this process's pipeline, reporting progress in the job's meta."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    cancel_key = _cancel_key(namespace, job.id)
+
+    def progress(done: int, total: int) -> None:
+        job.meta["progress"] = {"frames_done": done, "frames_total": total}
+        job.save_meta()
+
+    with tempfile.TemporaryDirectory(prefix="pose-rq-") as folder:
+        return run_batch(_pipeline(), input_frames(batch, Path(folder)), batch.frames_total, batch.options,
+                         progress, lambda: bool(job.connection.exists(cancel_key)))
+
+
+class RQJobs:
+    """The API's side: the same ``get`` / ``delete`` as :class:`~.jobs.JobManager`, ``submit`` with a
+    :class:`BatchInput`."""
+
+    def __init__(self, connection, namespace: str, max_jobs: int, ttl_s: int, job_timeout_s: int = 6 * 3600) -> None:
+        from rq import Queue
+
+        self.connection = connection
+        self.namespace = namespace
+        self.queue = Queue(f"{namespace}-batch", connection=connection)
+        self.max_jobs = max_jobs
+        self.ttl_s = ttl_s
+        self.job_timeout_s = job_timeout_s
+
+    def submit(self, job_id: str, batch: BatchInput) -> None:
+        active = self.queue.count + self.queue.started_job_registry.count
+        if active >= self.max_jobs:
+            raise JobQueueFull(f"{self.max_jobs} batch jobs are already queued or running")
+        self.queue.enqueue(run_queued_batch, batch, self.namespace, job_id=job_id, result_ttl=self.ttl_s,
+                           failure_ttl=self.ttl_s, job_timeout=self.job_timeout_s,
+                           meta={"progress": {"frames_done": 0, "frames_total": batch.frames_total}})
+
+    def get(self, job_id: str) -> Optional[Job]:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job as RQJob
+
+        try:
+            rq_job = RQJob.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return None
+        status = _STATUS.get(rq_job.get_status(refresh=False) or "queued", "failed")
+        progress = rq_job.get_meta(refresh=False).get("progress", {})
+        job = Job(job_id, progress.get("frames_total", 0), status, progress.get("frames_done", 0))
+        if status == "done":
+            job.result = rq_job.return_value()
+        elif status == "failed":
+            result = rq_job.latest_result()
+            job.error = (result.exc_string or "").strip().splitlines()[-1] if result and result.exc_string else status
+        return job
+
+    def delete(self, job_id: str) -> bool:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job as RQJob
+
+        try:
+            rq_job = RQJob.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return False
+        # A running batch stops before its next frame; a queued one never starts.
+        self.connection.set(_cancel_key(self.namespace, job_id), 1, ex=self.job_timeout_s)
+        rq_job.cancel()
+        rq_job.delete()
+        return True
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """``python -m pose_service.batch.queue [--burst]``: an RQ worker for the batch queue of ``POSE_REDIS_URL``."""
+    import redis
+    from rq import Queue, SimpleWorker
+
+    parser = argparse.ArgumentParser(prog="python -m pose_service.batch.queue", description=main.__doc__)
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    args = parser.parse_args(argv)
+    config = ServiceConfig.from_env()
+    if not config.redis_url:
+        raise SystemExit("set POSE_REDIS_URL: batch jobs are queued in Redis")
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    connection = redis.Redis.from_url(config.redis_url)
+    _pipeline()  # load the models before taking the first job
+    queue = Queue(f"{config.redis_namespace}-batch", connection=connection)
+    log.info("[RQ] worker %d on queue %s", os.getpid(), queue.name)
+    SimpleWorker([queue], connection=connection).work(burst=args.burst)
+
+
+if __name__ == "__main__":
+    main()
