@@ -56,11 +56,12 @@ def load_frames(video: Path | None, count: int, size: tuple[int, int]) -> list[n
     return frames
 
 
-def spawn_server() -> tuple[str, subprocess.Popen]:
+def spawn_server(env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    """gunicorn on a free loopback port, with ``env`` on top of this process's environment."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = os.environ | {"POSE_HOST": "127.0.0.1", "POSE_PORT": str(port)}
+    env = os.environ | {"POSE_HOST": "127.0.0.1", "POSE_PORT": str(port)} | (env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -69,13 +70,15 @@ def spawn_server() -> tuple[str, subprocess.Popen]:
 
 
 @contextmanager
-def service(url: str, spawn: bool, ready_timeout: float = 600) -> Iterator[str]:
-    """A ready service's URL for the block: ``url``, or a gunicorn server on a free loopback port, stopped after."""
+def service(url: str, spawn: bool, ready_timeout: float = 600, env: dict[str, str] | None = None,
+            workers: int = 1) -> Iterator[str]:
+    """A ready service's URL for the block: ``url``, or a gunicorn server on a free loopback port (``env`` added
+    to its environment), stopped after; ready once ``workers`` different workers have said so."""
     process = None
     if spawn:
-        url, process = spawn_server()
+        url, process = spawn_server(env)
     try:
-        wait_ready(url, ready_timeout)
+        wait_ready(url, ready_timeout, workers)
         yield url
     finally:
         if process is not None:
@@ -83,13 +86,16 @@ def service(url: str, spawn: bool, ready_timeout: float = 600) -> Iterator[str]:
             process.wait(timeout=60)
 
 
-def wait_ready(url: str, timeout: float = 600) -> None:
+def wait_ready(url: str, timeout: float = 600, workers: int = 1) -> None:
+    ready: set[str] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url + "/health", timeout=5) as response:
                 if json.loads(response.read())["ready"]:
-                    return
+                    ready.add(response.headers.get("X-Pose-Worker", ""))
+                    if len(ready) >= workers:
+                        return
         except OSError:
             pass
         time.sleep(0.2)

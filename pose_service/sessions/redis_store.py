@@ -12,7 +12,7 @@ Frame order across workers: as :class:`~.store.InMemorySessionStore`, a frame th
 gives the lock up for at most the reorder wait, polling until they have been processed.
 
 A state written by another schema version is refused with a log line and treated as absent (the video starts a
-new session), never misread. Size limits are Redis's own (``maxmemory`` with ``allkeys-lru``): ``max_sessions``
+new session), never misread. Size limits are Redis's own (``maxmemory`` with ``volatile-lru``: sessions carry TTLs, queued jobs do not): ``max_sessions``
 of the in-memory store has no equivalent here.
 """
 
