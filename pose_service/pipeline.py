@@ -147,21 +147,21 @@ class FramePipeline:
         from .measure.shape import settled_shape  # torch and the body model: only with a fitter
 
         for track in session.tracker.tracks:
-            state, history = track.fit_state, session.bodies.tracks.get(track.track_id)
-            if state is None or history is None:
+            state, body = track.fit_state, session.bodies.tracks.get(track.track_id)
+            if state is None or body is None:
                 continue
             height = session.bodies.height_for(track.track_id, session.tracker.primary_id)
-            if history.settled_shape is None or history.settled_height_cm != height:
-                if len(history) < self.video.settle_shape_frames:
+            if body.settled_shape is None or body.settled_height_cm != height:
+                if body.frames < self.video.settle_shape_frames:
                     continue
                 with self.body_lock:
-                    shape = settled_shape(self.body, history, height)
+                    shape = settled_shape(self.body, body, height)
                 if shape is None:
                     continue
-                history.settled_shape, history.settled_height_cm = shape.astype(np.float32), height
+                body.settled_shape, body.settled_height_cm = shape.astype(np.float32), height
             elif state.get("shape_fixed"):
                 continue
-            track.fit_state = {**state, "shape": history.settled_shape.tolist(), "shape_fixed": True}
+            track.fit_state = {**state, "shape": body.settled_shape.tolist(), "shape_fixed": True}
 
     def _repose(self, people: list[Person]) -> list[Person]:
         """Meshes for the people whose state came back without one (a track's serialised state keeps the body's

@@ -5,8 +5,8 @@
 
 Posts the ``two_people_crossing`` preset's first frames to the embedded pipeline (in memory), then prints the
 serialised state's size (in all, per tracked person, and what the largest parts weigh) and the median / p90 time
-of one load + save of that state through Redis (``RedisSessionStore.get`` then ``put``: what every frame pays
-on top of its processing when sessions live in Redis).
+of one load + save of that state through Redis (``RedisSessionStore.get``, one frame's body rows recorded, then
+``put``: what every frame pays on top of its processing when sessions live in Redis).
 """
 
 from __future__ import annotations
@@ -39,14 +39,14 @@ def main() -> int:
     pipeline = build_pipeline(ServiceConfig(), lambda name, state: None)
     clip = ClipRenderer(pipeline.body).render(preset("two_people_crossing"))
     for index, frame in enumerate(clip.frames[: args.frames]):
-        pipeline.process(FrameRequest(image=frame, frame_number=index, video_id="bench"))
+        result = pipeline.process(FrameRequest(image=frame, frame_number=index, video_id="bench"))
     state = pipeline.sessions.get("bench")
     payload = encode_state(state)
     tracks = state.tracker.to_state()["tracks"]
     data = orjson.loads(payload)["state"]
     print(f"state after {args.frames} frames: {len(payload) / 1024:.1f} KB, {len(tracks)} tracks, "
           f"{len(payload) / 1024 / max(len(tracks), 1):.1f} KB per tracked person")
-    parts = {"tracker": data["tracker"], "bodies (per-frame history)": data["bodies"]}
+    parts = {"tracker": data["tracker"], "bodies (per track: frames, shape samples, settled shape)": data["bodies"]}
     if tracks:
         track = tracks[0]
         parts |= {f"one track: {k}": v for k, v in track.items()}
@@ -57,9 +57,11 @@ def main() -> int:
     store = RedisSessionStore(redis.Redis.from_url(args.redis), namespace="pose-bench")
     store.put("bench", state)
     times = []
-    for _ in range(args.repeats):
+    for repeat in range(args.repeats):
         start = time.perf_counter()
-        store.put("bench", store.get("bench"))
+        loaded = store.get("bench")
+        loaded.bodies.record(args.frames + repeat, result.people)  # a frame's rows, appended by the put
+        store.put("bench", loaded)
         times.append(time.perf_counter() - start)
     store.delete("bench")
     times_ms = 1000 * np.array(times)

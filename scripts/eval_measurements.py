@@ -78,8 +78,9 @@ def main() -> int:
                         primary = state.tracker.primary_id
                         late.append(None if primary is None else state.bodies.tracks[primary].settled_shape)
                 state = pipeline.sessions.get(video_id)
-                history = state.bodies.tracks[state.tracker.primary_id]
-                result = track_measurements(model, history, height)
+                primary = state.tracker.primary_id
+                history = pipeline.sessions.histories(video_id).tracks[primary]
+                result = track_measurements(model, history, height, track=state.bodies.tracks[primary])
                 distinct = {None if s is None else s.tobytes(): s for s in late}
                 moved = {name: 0.0 for name in MEASUREMENTS}
                 if None not in distinct and len(distinct) > 1:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -26,7 +24,7 @@ from pose_service.models.hmr2.network import HMR2Config
 from pose_service.pipeline import GpuOutOfMemory
 from pose_service.regress.hmr2 import HMR2Regressor, padded_boxes
 from pose_service.types import Person
-from tests.test_gunicorn import ROOT, call, free_port
+from servers import ROOT, call, start_gunicorn
 
 TINY = HMR2Config.from_dict(torch.load(ROOT / "tests/data/hmr2_tiny_reference.pt", weights_only=True)["config"])
 
@@ -107,22 +105,13 @@ def hmr2_cache(tmp_path_factory, smpl_pkl):
 
 @pytest.mark.slow
 def test_service_serves_hmr2_from_a_released_size_checkpoint(hmr2_cache, astronaut_b64):
-    port = free_port()
-    env = os.environ | {
-        "POSE_HOST": "127.0.0.1", "POSE_PORT": str(port), "POSE_BACKEND": "hmr2", "POSE_DEVICE": "auto",
-        "HMR2_CACHE_DIR": str(hmr2_cache),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_gunicorn({"POSE_BACKEND": "hmr2", "POSE_DEVICE": "auto", "HMR2_CACHE_DIR": str(hmr2_cache)})
     try:
         health = None
         for _ in range(1200):
             assert process.poll() is None, process.stdout.read()
             try:
-                status, health = call(base + "/health")
+                status, health, _ = call(base + "/health")
                 if health["status"] != "warming_up":
                     break
             except OSError:
@@ -133,13 +122,13 @@ def test_service_serves_hmr2_from_a_released_size_checkpoint(hmr2_cache, astrona
         assert health["models"] == {"blazepose": "loaded", "hmr2": "loaded", "smpl": "loaded"}
         assert health["files"]["hmr2_weights"].endswith("epoch=35-step=1000000.ckpt")
 
-        status, body = call(base + "/pose/hybrid", json.dumps({"image_base64": astronaut_b64, "frame_number": 0}).encode())
+        status, body, _ = call(base + "/pose/hybrid", json.dumps({"image_base64": astronaut_b64, "frame_number": 0}).encode())
         assert status == 200, body
         assert body["backend"] == "hmr2" and body["has_3d"] is True and body["keypoint_count"] == 25
         assert len(body["mesh_vertices_data"]) == 6890 and len(body["mesh_faces_data"]) == 13776
         assert len(body["camera_translation"]) == 3 and np.isfinite(body["camera_translation"]).all()
         assert body["people"][0]["body_model"] == "smpl"
-        status, faces = call(base + "/mesh/faces?body_model=smpl")
+        status, faces, _ = call(base + "/mesh/faces?body_model=smpl")
         assert status == 200 and faces["mesh_faces_data"] == body["mesh_faces_data"]
     finally:
         process.send_signal(signal.SIGTERM)

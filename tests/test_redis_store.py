@@ -53,6 +53,36 @@ def test_state_round_trips_with_a_sliding_ttl(redis_client, redis_namespace):
     assert store.delete("walk") and not store.delete("walk") and store.get("walk") is None
 
 
+def test_the_body_history_is_kept_beside_the_state(redis_client, redis_namespace):
+    """Each put appends the frame's rows to the video's list; the state itself stops growing."""
+    from pose_service.sessions import InMemorySessionStore
+    from pose_service.types import Person
+
+    stores = {"redis": _store(redis_namespace), "memory": InMemorySessionStore()}
+    states = {name: SessionState.new("h") for name in stores}
+    sizes = []
+    for frame in range(80):
+        for name, store in stores.items():
+            people = [Person(np.zeros((25, 3)), (0.0, 0.0, 1.0, 1.0), 0.9, camera_translation=np.array([0.0, 0.0, 3.0]),
+                             body_model="anny", track_id=track, fit_confidence=0.8,
+                             body_params={"global_orient": np.full(3, frame), "body_pose": np.zeros((18, 3)),
+                                          "shape": np.full(6, track)}) for track in (1, 2)]
+            states[name].bodies.record(frame, people)
+            store.put("h", states[name])
+        sizes.append(len(redis_client.get(f"{redis_namespace}:session:h")))
+    assert sizes[-1] == sizes[70] > sizes[0]  # constant once the shape samples are full
+    assert redis_client.llen(f"{redis_namespace}:rows:h") == 160
+    on_redis, in_memory = stores["redis"].histories("h"), stores["memory"].histories("h")
+    assert sorted(on_redis.tracks) == [1, 2]
+    for track in (1, 2):
+        a, b = on_redis.tracks[track], in_memory.tracks[track]
+        assert list(a.frames) == list(range(80))
+        for name in ("frames", "global_orient", "body_pose", "shape", "translation", "fit_confidence"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert stores["redis"].delete("h") and stores["redis"].histories("h") is None
+    assert not redis_client.exists(f"{redis_namespace}:rows:h")
+
+
 def test_the_service_config_chooses_redis(redis_namespace):
     from pose_service.backends import session_store
     from pose_service.config import ServiceConfig

@@ -4,14 +4,13 @@ torch, which a keypoints-only service never loads."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from flask import Blueprint, Response, jsonify, request
 
 from ..decode import DecodeError, decode_image
 from ..batch.photos import PhotoMeasurementError, measure_photos
 from ..pipeline import FramePipeline
 from ..sessions import SessionState
+from ..sessions.bodies import Histories
 from .context import json_body, ready_pipeline, runtime
 from .errors import ApiError
 from .response import mesh_json
@@ -34,13 +33,8 @@ def _body_pipeline() -> FramePipeline:
     return pipeline
 
 
-def _measure(pipeline: FramePipeline, state: SessionState, track_id: int) -> Optional[dict[str, Any]]:
-    from ..measure.shape import track_measurements
-
-    history = state.bodies.tracks[track_id]
-    height = state.bodies.height_for(track_id, state.tracker.primary_id)
-    with pipeline.body_lock:
-        return track_measurements(pipeline.body, history, height)
+def _histories(pipeline: FramePipeline, video_id: str) -> Histories:
+    return pipeline.sessions.histories(video_id) or Histories()  # gone since the state was read: none left
 
 
 @bp.get("/sessions/<video_id>/measurements")
@@ -49,14 +43,16 @@ def session_measurements(video_id: str) -> Response:
 
     pipeline = _body_pipeline()
     state = _session(pipeline, video_id)
+    histories = _histories(pipeline, video_id)
     with pipeline.body_lock:
-        tracks = video_measurements(pipeline.body, state.bodies, state.tracker.primary_id)
+        tracks = video_measurements(pipeline.body, state.bodies, histories, state.tracker.primary_id)
     return jsonify({"video_id": video_id, "tracks": tracks})
 
 
 @bp.get("/sessions/<video_id>/export")
 def session_export(video_id: str) -> Response:
     from ..measure.export import FORMATS, json_frames, npz_bytes, obj_bytes
+    from ..measure.shape import track_measurements
 
     pipeline = _body_pipeline()
     state = _session(pipeline, video_id)
@@ -67,10 +63,12 @@ def session_export(video_id: str) -> Response:
     if raw is None or not raw.isdigit() or len(raw) > 9:
         raise ApiError(400, "invalid_field", "track_id must be given as a non-negative integer")
     track_id = int(raw)
-    if track_id not in state.bodies.tracks:
+    history = _histories(pipeline, video_id).tracks.get(track_id)
+    if history is None or track_id not in state.bodies.tracks:
         raise ApiError(404, "track_not_found", f"video {video_id!r} has no body for track {track_id}")
-    history = state.bodies.tracks[track_id]
-    entry = _measure(pipeline, state, track_id)
+    height = state.bodies.height_for(track_id, state.tracker.primary_id)
+    with pipeline.body_lock:
+        entry = track_measurements(pipeline.body, history, height, track=state.bodies.tracks[track_id])
     shape = history.shape[-1] if entry is None else entry.pop("shape")
     if fmt == "json":
         return jsonify({"video_id": video_id, "track_id": track_id, "body_model": history.body_model,

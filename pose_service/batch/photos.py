@@ -13,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..pipeline import FramePipeline, FrameRequest
-from ..sessions.bodies import BodyHistory
+from ..sessions.bodies import BodyHistory, BodyRow
 
 
 class PhotoMeasurementError(ValueError):
@@ -43,9 +43,10 @@ def measure_photos(pipeline: FramePipeline, images: list[np.ndarray], height_cm:
         person = next((p for p in result.people if p.source == "detected" and p.body_params is not None), None)
         if person is None:
             continue
+        row = BodyRow.from_person(index, person)
         if history is None:
-            history = BodyHistory.for_person(person)
-        history.add(index, person)
+            history = BodyHistory.for_row(row)
+        history.add(row)
     if history is None:
         raise PhotoMeasurementError("no_person", "no person with a body was found in the photos")
     with pipeline.body_lock:

@@ -15,6 +15,7 @@ import numpy as np
 from ..api.response import frame_response
 from ..pipeline import FramePipeline, FrameRequest
 from ..sessions import SessionState
+from ..sessions.bodies import Histories
 from ..types import FrameResult
 from .offline import SMOOTH_SIGMA_FRAMES, postprocess, summary
 
@@ -96,8 +97,9 @@ def run_batch(
             from ..measure.shape import video_measurements  # torch: only with a body model
 
             state = pipeline.sessions.get(session_id) or session
+            histories = pipeline.sessions.histories(session_id) or Histories()
             with pipeline.body_lock:
-                measurements = video_measurements(pipeline.body, state.bodies, state.tracker.primary_id)
+                measurements = video_measurements(pipeline.body, state.bodies, histories, state.tracker.primary_id)
     finally:
         pipeline.sessions.delete(session_id)
     if progress is not None:  # a container's frame count is only an estimate; the frames read are the total

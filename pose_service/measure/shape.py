@@ -28,7 +28,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..body.base import BodyModel
-from ..sessions.bodies import Bodies, BodyHistory
+from ..sessions.bodies import Bodies, BodyHistory, Histories, TrackBody
 from .body import measure_body, neutral_body
 
 _MAD_TO_SIGMA = 1.4826
@@ -53,13 +53,15 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return values[rows, columns]
 
 
-def aggregate_shape(history: BodyHistory, min_fit_confidence: float = 0.5) -> Optional[ShapeEstimate]:
-    """The track's shape from its recorded frames, or None when no frame qualifies."""
-    confidence = np.where(np.isnan(history.fit_confidence), 1.0, history.fit_confidence).astype(np.float64)
+def aggregate_shape(shapes: np.ndarray, fit_confidence: np.ndarray,
+                    min_fit_confidence: float = 0.5) -> Optional[ShapeEstimate]:
+    """A track's shape from its frames' ``shapes`` (N, S) and ``fit_confidence`` (N,) (nan: a regressed body, weight
+    1), or None when no frame qualifies."""
+    confidence = np.where(np.isnan(fit_confidence), 1.0, fit_confidence).astype(np.float64)
     used = confidence >= min_fit_confidence
     if not used.any():
         return None
-    shapes, weights = history.shape[used].astype(np.float64), confidence[used]
+    shapes, weights = np.asarray(shapes, np.float64)[used], confidence[used]
     median = weighted_median(shapes, weights)
     spread = np.round(_MAD_TO_SIGMA * weighted_median(np.abs(shapes - median), weights), 2)  # cache-friendly
     return ShapeEstimate(median, spread, int(used.sum()))
@@ -95,10 +97,10 @@ def constrain_sex(model: BodyModel, shape: np.ndarray, sex: Optional[str]) -> np
     return shape
 
 
-def settled_shape(model: BodyModel, history: BodyHistory, height_cm: Optional[float],
+def settled_shape(model: BodyModel, track: TrackBody, height_cm: Optional[float],
                   min_fit_confidence: float = 0.5) -> Optional[np.ndarray]:
-    """The one shape of a track (S,): the aggregate of its frames, under ``height_cm`` when given."""
-    estimate = aggregate_shape(history, min_fit_confidence)
+    """The one shape of a track (S,): the aggregate of its sampled frames, under ``height_cm`` when given."""
+    estimate = aggregate_shape(track.sample_shapes, track.sample_confidence, min_fit_confidence)
     if estimate is None:
         return None
     return estimate.shape if height_cm is None else constrain_height(model, estimate.shape, height_cm)
@@ -147,14 +149,17 @@ def _measured(model: BodyModel, shape: np.ndarray) -> dict[str, float]:
 
 
 def track_measurements(model: BodyModel, history: BodyHistory, height_cm: Optional[float],
-                       min_fit_confidence: float = 0.5, sex: Optional[str] = None) -> Optional[dict[str, Any]]:
+                       min_fit_confidence: float = 0.5, sex: Optional[str] = None,
+                       track: Optional[TrackBody] = None) -> Optional[dict[str, Any]]:
     """The ``GET /sessions/<video_id>/measurements`` entry of one track (without its ``track_id``), with the shape
-    it measured; None when the track has no qualifying frame. ``sex``: see :func:`constrain_sex`."""
-    estimate = aggregate_shape(history, min_fit_confidence)
+    it measured; None when the track has no qualifying frame. ``sex``: see :func:`constrain_sex`; ``track``: the
+    track's state, whose settled shape (what its meshes are served with) is measured when it applies."""
+    estimate = aggregate_shape(history.shape, history.fit_confidence, min_fit_confidence)
     if estimate is None:
         return None
-    if sex is None and history.settled_shape is not None and history.settled_height_cm == height_cm:
-        shape = history.settled_shape.astype(np.float64)  # what the track's meshes are served with
+    settled = track is not None and track.settled_shape is not None and track.settled_height_cm == height_cm
+    if sex is None and settled:
+        shape = track.settled_shape.astype(np.float64)
     else:
         shape = constrain_sex(model, estimate.shape, sex)
         shape = shape if height_cm is None else constrain_height(model, shape, height_cm)
@@ -183,12 +188,14 @@ def track_measurements(model: BodyModel, history: BodyHistory, height_cm: Option
     }
 
 
-def video_measurements(model: BodyModel, bodies: Bodies, primary_id: Optional[int]) -> list[dict[str, Any]]:
-    """Every track's entry of ``GET /sessions/<video_id>/measurements`` (tracks without a qualifying frame left
-    out), in track order."""
+def video_measurements(model: BodyModel, bodies: Bodies, histories: Histories,
+                       primary_id: Optional[int]) -> list[dict[str, Any]]:
+    """Every track's entry of ``GET /sessions/<video_id>/measurements`` (tracks without a qualifying frame, or
+    whose history is gone, left out), in track order."""
     tracks = []
-    for track_id in sorted(bodies.tracks):
-        entry = track_measurements(model, bodies.tracks[track_id], bodies.height_for(track_id, primary_id))
+    for track_id in sorted(set(bodies.tracks) & set(histories.tracks)):
+        entry = track_measurements(model, histories.tracks[track_id], bodies.height_for(track_id, primary_id),
+                                   track=bodies.tracks[track_id])
         if entry is not None:
             entry.pop("shape")
             tracks.append({"track_id": track_id, **entry})

@@ -5,6 +5,9 @@ Keys, under a namespace (default ``pose``):
 - ``<ns>:session:<video_id>``: the state, :func:`~.state.encode_state` bytes (versioned JSON), with a sliding TTL
   (every read or write sets it again). One ``SET`` writes a whole state, so a reader sees the old state or the
   new one, never half of one; a worker killed mid-frame leaves the previous frame's state.
+- ``<ns>:rows:<video_id>``: the video's body history (:class:`~.bodies.Histories`), a list the rows of each
+  frame are appended to (in the same transaction as the state they come with), trimmed to the last
+  ``MAX_SESSION_ROWS``, with the session's TTL; read only by :meth:`RedisSessionStore.histories`.
 - ``<ns>:lock:<video_id>``: the per-video lock, redis-py's :class:`redis.lock.Lock` (``SET NX PX`` with a random
   token, released only by its holder's token), with a timeout so that a dead worker cannot hold a video forever.
 
@@ -24,6 +27,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Optional
 
+import orjson
+
+from .bodies import MAX_SESSION_ROWS, BodyRow, Histories
 from .state import SessionState, StateVersionError, decode_state, encode_state
 
 log = logging.getLogger(__name__)
@@ -57,8 +63,14 @@ class RedisSessionStore:
     def _key(self, video_id: str) -> str:
         return f"{self.namespace}:session:{video_id}"
 
+    def _rows_key(self, video_id: str) -> str:
+        return f"{self.namespace}:rows:{video_id}"
+
     def get(self, video_id: str) -> Optional[SessionState]:
-        payload = self.client.getex(self._key(video_id), px=self.ttl_ms)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.getex(self._key(video_id), px=self.ttl_ms)
+        pipe.pexpire(self._rows_key(video_id), self.ttl_ms)
+        payload, _ = pipe.execute()
         if payload is None:
             return None
         try:
@@ -68,10 +80,25 @@ class RedisSessionStore:
             return None
 
     def put(self, video_id: str, state: SessionState) -> None:
-        self.client.set(self._key(video_id), encode_state(state), px=self.ttl_ms)
+        rows = state.bodies.take_pending()
+        pipe = self.client.pipeline(transaction=True)  # the state and its rows, or neither
+        pipe.set(self._key(video_id), encode_state(state), px=self.ttl_ms)
+        if rows:
+            key = self._rows_key(video_id)
+            pipe.rpush(key, *(orjson.dumps(row.to_dict()) for row in rows))
+            pipe.ltrim(key, -MAX_SESSION_ROWS, -1)
+            pipe.pexpire(key, self.ttl_ms)
+        pipe.execute()
 
     def delete(self, video_id: str) -> bool:
-        return bool(self.client.delete(self._key(video_id)))
+        return bool(self.client.delete(self._key(video_id), self._rows_key(video_id)))
+
+    def histories(self, video_id: str) -> Optional[Histories]:
+        if not self.client.exists(self._key(video_id)):
+            return None
+        histories = Histories()
+        histories.add(BodyRow.from_dict(orjson.loads(raw)) for raw in self.client.lrange(self._rows_key(video_id), 0, -1))
+        return histories
 
     def list(self) -> list[str]:
         prefix = self._key("")

@@ -24,7 +24,7 @@ from .bodies import Bodies
 
 Arrival = Literal["next", "late", "restart"]
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 """Schema version of a serialised :class:`SessionState` (:func:`encode_state`); raise it with every change to
 what ``to_dict`` writes, so that a worker never misreads a state written by another version."""
 

@@ -1,10 +1,14 @@
 """Where sessions live between frames: one small interface, an in-memory implementation.
 
-Interface (:class:`SessionStore`): ``get``, ``put``, ``delete``, ``list``, ``count``, ``expire`` and
-``session(video_id, create)``, the one way request handlers should use it::
+Interface (:class:`SessionStore`): ``get``, ``put``, ``delete``, ``list``, ``count``, ``expire``, ``histories``
+and ``session(video_id, create)``, the one way request handlers should use it::
 
     with store.session(video_id, lambda: SessionState.new(video_id, config)) as state:
         people = state.track(frame_number, detections, image, focal, size)
+
+``put`` also takes the body rows the state recorded since the last ``put`` (``state.bodies.take_pending()``) into
+the video's :class:`~.bodies.Histories`, which ``histories`` returns (for measurements and exports): the state
+itself stays small however long the video runs.
 
 ``session`` holds the video's lock for the whole block, so the frames of one video are processed one at a time,
 while other videos proceed in parallel; the state is loaded (or created) on entry and put back on exit, also when
@@ -28,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Optional, Protocol
 
+from .bodies import Histories
 from .state import SessionState
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
@@ -54,6 +59,7 @@ class SessionStore(Protocol):
     def list(self) -> list[str]: ...
     def count(self) -> int: ...
     def expire(self) -> int: ...
+    def histories(self, video_id: str) -> Optional[Histories]: ...
     def session(
         self, video_id: str, create: Callable[[], SessionState], frame_number: Optional[int] = None,
         reorder_wait_s: float = 0.0,
@@ -72,6 +78,7 @@ class InMemorySessionStore:
         self.max_sessions = max_sessions
         self._clock = clock
         self._entries: OrderedDict[str, tuple[SessionState, float]] = OrderedDict()  # oldest use first
+        self._histories: dict[str, Histories] = {}
         self._peak = 0
         self._lock = threading.Lock()
         self._video_locks: dict[str, tuple[threading.Condition, int]] = {}  # lock and how many callers want it
@@ -91,14 +98,17 @@ class InMemorySessionStore:
             self._expire()
             self._entries[video_id] = (state, self._clock())
             self._entries.move_to_end(video_id)
+            self._histories.setdefault(video_id, Histories()).add(state.bodies.take_pending())
             while len(self._entries) > self.max_sessions:
                 evicted, _ = self._entries.popitem(last=False)
+                self._histories.pop(evicted, None)
                 log.info("[SESSION] evicted %s (more than %d sessions)", evicted, self.max_sessions)
             self._peak = max(self._peak, len(self._entries))
 
     def delete(self, video_id: str) -> bool:
         with self._lock:
             deleted = self._entries.pop(video_id, None) is not None
+            self._histories.pop(video_id, None)
         if deleted:
             release_freed_memory()
         return deleted
@@ -117,6 +127,11 @@ class InMemorySessionStore:
         """Drop the sessions unused for ``ttl_s``; returns how many."""
         with self._lock:
             return self._expire()
+
+    def histories(self, video_id: str) -> Optional[Histories]:
+        with self._lock:
+            self._expire()
+            return self._histories.get(video_id) if video_id in self._entries else None
 
     @contextmanager
     def session(
@@ -164,7 +179,8 @@ class InMemorySessionStore:
         deadline = self._clock() - self.ttl_s
         expired = 0
         while self._entries and next(iter(self._entries.values()))[1] < deadline:
-            self._entries.popitem(last=False)
+            video_id, _ = self._entries.popitem(last=False)
+            self._histories.pop(video_id, None)
             expired += 1
         if len(self._entries) * 4 < self._peak:
             # A dict never shrinks its table; rebuild it so a burst of sessions does not pin memory.
