@@ -31,6 +31,7 @@ import orjson
 
 from .bodies import MAX_SESSION_ROWS, BodyRow, Histories
 from .state import SessionState, StateVersionError, decode_state, encode_state
+from .store import loaded_session
 
 log = logging.getLogger(__name__)
 
@@ -118,23 +119,16 @@ class RedisSessionStore:
     ) -> Iterator[SessionState]:
         lock = self.client.lock(f"{self.namespace}:lock:{video_id}", timeout=self.lock_timeout_s,
                                 sleep=self.poll_s, blocking_timeout=self.lock_wait_s)
+
+        def give_way(seconds: float) -> None:
+            lock.release()  # let the earlier frames in
+            time.sleep(min(self.poll_s, seconds))
+            self._acquire(lock, video_id)
+
         self._acquire(lock, video_id)
         try:
-            state = self.get(video_id)
-            if state is None:
-                state = create()
-                self.put(video_id, state)  # visible to a frame that enters while this one waits
-            if frame_number is not None and reorder_wait_s > 0:
-                deadline = time.monotonic() + reorder_wait_s
-                while state.awaits_earlier(frame_number) and time.monotonic() < deadline:
-                    lock.release()  # let the earlier frames in
-                    time.sleep(self.poll_s)
-                    self._acquire(lock, video_id)
-                    state = self.get(video_id) or state
-            try:
+            with loaded_session(self, video_id, create, frame_number, reorder_wait_s, give_way) as state:
                 yield state
-            finally:
-                self.put(video_id, state)
         finally:
             if lock.owned():
                 lock.release()

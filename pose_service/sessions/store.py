@@ -52,6 +52,30 @@ def release_freed_memory() -> None:
 log = logging.getLogger(__name__)
 
 
+@contextmanager
+def loaded_session(
+    store: "SessionStore", video_id: str, create: Callable[[], SessionState], frame_number: Optional[int],
+    reorder_wait_s: float, give_way: Callable[[float], None],
+) -> Iterator[SessionState]:
+    """What ``session`` does once it holds the video's lock: load the state (or create and save it, so a frame
+    that enters while this one waits sees it), let earlier frames in for up to ``reorder_wait_s`` (``give_way(s)``
+    gives the lock up for at most ``s`` seconds and takes it back), yield the state, and save it afterwards, also
+    when the block raises (a half-updated tracker is still a consistent one)."""
+    state = store.get(video_id)
+    if state is None:
+        state = create()
+        store.put(video_id, state)
+    if frame_number is not None and reorder_wait_s > 0:
+        deadline = time.monotonic() + reorder_wait_s
+        while state.awaits_earlier(frame_number) and (left := deadline - time.monotonic()) > 0:
+            give_way(left)
+            state = store.get(video_id) or state
+    try:
+        yield state
+    finally:
+        store.put(video_id, state)
+
+
 class SessionStore(Protocol):
     def get(self, video_id: str) -> Optional[SessionState]: ...
     def put(self, video_id: str, state: SessionState) -> None: ...
@@ -140,19 +164,8 @@ class InMemorySessionStore:
     ) -> Iterator[SessionState]:
         turn = self._acquire_video_lock(video_id)
         try:
-            state = self.get(video_id)
-            if state is None:
-                state = create()
-                self.put(video_id, state)  # visible to a frame that enters while this one waits
-            if frame_number is not None and reorder_wait_s > 0:
-                deadline = time.monotonic() + reorder_wait_s
-                while state.awaits_earlier(frame_number) and (left := deadline - time.monotonic()) > 0:
-                    turn.wait(left)
-                    state = self.get(video_id) or state
-            try:
+            with loaded_session(self, video_id, create, frame_number, reorder_wait_s, turn.wait) as state:
                 yield state
-            finally:
-                self.put(video_id, state)
         finally:
             turn.notify_all()
             turn.release()
