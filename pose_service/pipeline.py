@@ -1,7 +1,7 @@
 """The per-frame data flow: image -> detect -> body (regress or fit) -> track (per video session) -> FrameResult.
 
 Nothing here knows about HTTP; the API layer decodes the request, calls :meth:`FramePipeline.process` and
-serialises the result with :func:`pose_service.api.response.frame_response`.
+serialises the result with :func:`pose_service.respond.frame_response`.
 
 Bodies come from one of two kinds of stage: a *regressor* (HMR 2.0) is stateless and runs before tracking, its 3D
 locations feeding association; a *fitter* needs the previous fit of the same person for a warm start, so it runs

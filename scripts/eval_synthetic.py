@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pose_service.api.response import frame_response  # noqa: E402
+from pose_service.respond import frame_response  # noqa: E402
 from pose_service.backends import build_pipeline  # noqa: E402
 from pose_service.config import ServiceConfig  # noqa: E402
 from pose_service.evaluation.clip import ClipScore, DetectorComparison, score_frame  # noqa: E402

@@ -13,7 +13,7 @@ from ..sessions import SessionState
 from ..sessions.bodies import Histories
 from .context import json_body, ready_pipeline, runtime
 from .errors import ApiError
-from .response import mesh_json
+from ..respond import mesh_json
 from .schemas import MeasurementRequest, parse
 
 bp = Blueprint("measurements", __name__)

@@ -12,7 +12,7 @@ from ..decode import DecodeError, decode_image
 from ..pipeline import FrameRequest, GpuOutOfMemory
 from .context import json_body, ready_pipeline, runtime, sessions
 from .errors import ApiError
-from .response import frame_response, session_summary
+from ..respond import frame_response, session_summary
 from .schemas import PoseRequest, parse
 
 log = logging.getLogger(__name__)

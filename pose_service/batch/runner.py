@@ -12,7 +12,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..api.response import frame_response
+from ..respond import frame_response
 from ..pipeline import FramePipeline, FrameRequest
 from ..sessions import SessionState
 from ..sessions.bodies import Histories

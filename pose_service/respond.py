@@ -1,4 +1,5 @@
-"""FrameResult -> the JSON contract of ``POST /pose/hybrid`` (documented in the README).
+"""FrameResult -> the JSON contract of ``POST /pose/hybrid`` (documented in the README), shared by the API and the
+batch runner: the last stage of the data flow.
 
 The top-level person fields repeat ``people[0]``, the primary person, for clients written against the
 single-person API. A field the backend cannot fill is ``null``, never invented.
@@ -10,9 +11,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..conventions import BODY25_NAMES
-from ..sessions import SessionState
-from ..types import FrameResult, Person
+from .conventions import BODY25_NAMES
+from .sessions import SessionState
+from .types import FrameResult, Person
 
 NO_PERSON = "no person detected"
 
