@@ -64,6 +64,25 @@ BODY25_LIMBS: tuple[tuple[str, str], ...] = (
     ("left_ankle", "left_heel"), ("left_ankle", "left_big_toe"), ("left_big_toe", "left_small_toe"),
 )
 
+# The parts other modules reason about (fitting, tracking, evaluation), by name and as BODY_25 rows.
+TORSO_NAMES: tuple[str, ...] = ("right_shoulder", "left_shoulder", "left_hip", "right_hip")
+"""The torso's corners, in order around it (a polygon)."""
+TORSO: tuple[int, ...] = tuple(BODY25_INDEX[name] for name in TORSO_NAMES)
+LIMB_SEGMENT_NAMES: tuple[tuple[str, str], ...] = tuple(
+    (f"{side}_{a}", f"{side}_{b}")
+    for side in ("right", "left")
+    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
+)
+"""Upper arm, forearm, thigh and shin of each side, (proximal, distal)."""
+LIMB_SEGMENTS: tuple[tuple[int, int], ...] = tuple((BODY25_INDEX[a], BODY25_INDEX[b]) for a, b in LIMB_SEGMENT_NAMES)
+HINGES: tuple[tuple[int, int, int, float], ...] = tuple(
+    (BODY25_INDEX[f"{side}_{a}"], BODY25_INDEX[f"{side}_{b}"], BODY25_INDEX[f"{side}_{c}"], sign)
+    for side in ("left", "right")
+    for a, b, c, sign in (("hip", "knee", "ankle", 1.0), ("shoulder", "elbow", "wrist", -1.0))
+)
+"""Knees and elbows as (proximal, joint, distal, sign): the sign of (upper x lower) . the subject's left axis for
+a normal bend. Knees flex backwards (+1), elbows forwards (-1); both hold in any global orientation."""
+
 # Left/right pairs, e.g. for mirroring and for symmetric limb-length terms.
 BODY25_FLIP_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (name, "right_" + name[len("left_"):]) for name in BODY25_NAMES if name.startswith("left_")

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS
-from pose_service.tracking.appearance import LIMBS, TORSO
+from pose_service.conventions import LIMB_SEGMENTS, TORSO
 from pose_service.types import Person
 
 WIDTH, HEIGHT = 640, 480
@@ -56,7 +56,7 @@ def paint(people: list[tuple[Person, tuple[np.ndarray, np.ndarray]]], rng: Optio
         cross = np.stack([e[0] * (grid[..., 1] - q[1]) - e[1] * (grid[..., 0] - q[0]) for e, q in zip(edges, quad)], -1)
         image[(cross >= 0).all(-1) | (cross <= 0).all(-1)] = torso_rgb
         radius = 0.15 * np.linalg.norm(quad[:2].mean(0) - quad[2:].mean(0))
-        for a, b in LIMBS:
+        for a, b in LIMB_SEGMENTS:
             ab = xy[b] - xy[a]
             t = np.clip(((grid - xy[a]) @ ab) / (ab @ ab), 0, 1)
             image[np.linalg.norm(grid - (xy[a] + t[..., None] * ab), axis=-1) <= radius] = limb_rgb

@@ -19,10 +19,10 @@ import roma
 import torch
 
 from pose_service.body.base import BodyModel
-from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS, ROOT_NAME, project
+from pose_service.conventions import BODY25_INDEX, NUM_KEYPOINTS, ROOT_NAME, TORSO, project
 from pose_service.fitting import losses
 from pose_service.fitting.config import FitConfig, FitStage
-from pose_service.fitting.init import TORSO, facing_from_2d, kabsch, solve_translation
+from pose_service.fitting.init import facing_from_2d, kabsch, solve_translation
 
 
 _ROOT = BODY25_INDEX[ROOT_NAME]

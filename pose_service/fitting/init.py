@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from pose_service.conventions import BODY25_INDEX
-
-TORSO: tuple[int, ...] = tuple(BODY25_INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 _LEFT = tuple(BODY25_INDEX[n] for n in ("left_shoulder", "left_hip"))
 _RIGHT = tuple(BODY25_INDEX[n] for n in ("right_shoulder", "right_hip"))
 FACING_AWAY = np.array([0.0, np.pi, 0.0])

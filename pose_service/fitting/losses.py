@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from pose_service.conventions import BODY25_INDEX
+from pose_service.conventions import BODY25_INDEX, HINGES
 
 _EPS = 1e-9
 
@@ -90,13 +90,6 @@ def pose_prior(body_pose: torch.Tensor) -> torch.Tensor:
     return body_pose.square().sum((-1, -2))
 
 
-# (proximal, joint, distal, sign): sign of (upper x lower) . subject's-left axis for a normal bend. Knees flex
-# backwards (positive), elbows forwards (negative); both hold in any global orientation.
-_HINGES = tuple(
-    (BODY25_INDEX[f"{side}_{a}"], BODY25_INDEX[f"{side}_{b}"], BODY25_INDEX[f"{side}_{c}"], sign)
-    for side in ("left", "right")
-    for a, b, c, sign in (("hip", "knee", "ankle", 1.0), ("shoulder", "elbow", "wrist", -1.0))
-)
 _LEFT_HIP, _RIGHT_HIP = BODY25_INDEX["left_hip"], BODY25_INDEX["right_hip"]
 
 
@@ -110,7 +103,7 @@ def angle_limit_loss(keypoints: torch.Tensor, margin: float = 0.1) -> torch.Tens
     left = keypoints[:, _LEFT_HIP] - keypoints[:, _RIGHT_HIP]
     left = left / left.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     total = keypoints.new_zeros(keypoints.shape[0])
-    for a, b, c, sign in _HINGES:
+    for a, b, c, sign in HINGES:
         upper, lower = keypoints[:, b] - keypoints[:, a], keypoints[:, c] - keypoints[:, b]
         sine = (torch.linalg.cross(upper, lower) * left).sum(-1) / (upper.norm(dim=-1) * lower.norm(dim=-1) + _EPS)
         total = total + torch.relu(-sign * sine - margin).square()

@@ -14,21 +14,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..conventions import BODY25_INDEX
+from ..conventions import LIMB_SEGMENTS, TORSO
 from .serial import decode_array, encode_array
 
-_I = BODY25_INDEX
-TORSO = (_I["right_shoulder"], _I["left_shoulder"], _I["left_hip"], _I["right_hip"])
-LIMBS = tuple(
-    (_I[a], _I[b])
-    for a, b in (
-        ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
-        ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
-        ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
-        ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
-    )
-)
-NUM_PARTS = 1 + len(LIMBS)
+NUM_PARTS = 1 + len(LIMB_SEGMENTS)
 
 HUE_BINS, SAT_BINS, VALUE_BINS = 8, 2, 4
 NUM_BINS = HUE_BINS * SAT_BINS + VALUE_BINS
@@ -66,8 +55,8 @@ def describe(image_rgb: np.ndarray, keypoints_2d: np.ndarray) -> Appearance:
         return Appearance(histograms, visible)  # no scale for the limbs without a torso
     torso = xy[list(TORSO)]
     radius = max(2.0, LIMB_RADIUS * float(np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))))
-    regions = [(torso, None)] + [(xy[[a, b]], radius) for a, b in LIMBS]
-    usable = [True] + [bool(confident[a] and confident[b]) for a, b in LIMBS]
+    regions = [(torso, None)] + [(xy[[a, b]], radius) for a, b in LIMB_SEGMENTS]
+    usable = [True] + [bool(confident[a] and confident[b]) for a, b in LIMB_SEGMENTS]
     for part, ((points, r), ok) in enumerate(zip(regions, usable)):
         if not ok:
             continue
