@@ -5,7 +5,8 @@ serialises the result with :func:`pose_service.respond.frame_response`.
 
 Bodies come from one of two kinds of stage: a *regressor* (HMR 2.0) is stateless and runs before tracking, its 3D
 locations feeding association; a *fitter* needs the previous fit of the same person for a warm start, so it runs
-inside tracking, after association (the tracker's ``refine`` hook) and before the tracks absorb the detections.
+between the tracker's two steps: after association (which says whose previous fit each detection continues) and
+before the tracks absorb the detections (with the new fit states).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ class Detector(Protocol):
 
 Regressor = Callable[[np.ndarray, list[Person], float], list[Person]]
 """(image, detected people, focal_length_px) -> the same people with 3D bodies filled in."""
-Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float], list[Person]]
-"""(image, detected people, each one's previous fit state or None, focal_length_px) -> the people with bodies
-fitted and their new ``fit_state``."""
+Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float],
+                  list[tuple[Person, Optional[dict[str, Any]]]]]
+"""(image, detected people, each one's previous fit state or None, focal_length_px) -> per person, the person with
+its fitted body and its new fit state (None: not fitted, the track keeps its last one)."""
 
 
 @dataclass
@@ -186,10 +188,6 @@ class FramePipeline:
         focal = request.focal_length_px or self.default_focal(width, height)
         video_id = request.video_id or DEFAULT_SESSION
         session_id = request.session_id or video_id
-        refine = None
-        if self.fitter is not None:
-            fitter = self.fitter
-            refine = lambda detections, previous: fitter(image, detections, previous, focal)  # noqa: E731
         with self.sessions.session(
             session_id,
             lambda: self.new_session(video_id),
@@ -210,7 +208,15 @@ class FramePipeline:
                 people = self.regressor(image, people, focal)
             # In report order: the video's primary person first (people[0], repeated at the top level of the
             # response), see Tracker.step.
-            people = session.track(request.frame_number, people, image, focal, (width, height), refine=refine)
+            step = session.begin(request.frame_number, people, image, focal, (width, height))
+            fitted = None
+            if self.fitter is not None:
+                association = step.association
+                chosen = association.reported
+                results = self.fitter(image, [association.detections[d] for d in chosen],
+                                      [association.previous_fits[d] for d in chosen], focal)
+                fitted = dict(zip(chosen, results))
+            people = session.finish(step, fitted)
             if self.fitter is not None:
                 self._settle_shapes(session)
         people = self._repose(people)

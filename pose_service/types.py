@@ -6,7 +6,7 @@ Units and axes follow :mod:`pose_service.conventions`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 import numpy as np
 
@@ -65,9 +65,6 @@ class Person:
     next_region: Optional[Region] = None
     """Where the detector would look for this person in the next frame (BlazePose: the ROI its auxiliary landmarks
     give), if it tracks. Not part of the HTTP response."""
-    fit_state: Optional[dict[str, Any]] = None
-    """Opaque, JSON-safe per-track state of the fitter (warm starts). The tracker keeps the latest one given with
-    a detection and returns it with every person of that track. Not part of the HTTP response."""
 
 
 @dataclass

@@ -240,8 +240,8 @@ def test_stage_serves_no_body_for_a_rejected_fit(anny_model, subjects):
     scrambled[:, :2] = keypoints_2d[rng.permutation(len(keypoints_2d)), :2]
     people = [Person(k, (0.0, 0.0, 10.0, 10.0), 0.9, keypoints_3d=keypoints_3d) for k in (keypoints_2d, scrambled)]
     image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
-    plausible, rejected = FitStage(anny_model)(image, people, [None, None], FOCAL)
-    assert plausible.vertices is not None and plausible.fit_state is not None and plausible.fit_confidence > 0.5
-    assert rejected.vertices is None and rejected.fit_state is None and rejected.fit_confidence < 0.1
+    (plausible, plausible_state), (rejected, rejected_state) = FitStage(anny_model)(image, people, [None, None], FOCAL)
+    assert plausible.vertices is not None and plausible_state is not None and plausible.fit_confidence > 0.5
+    assert rejected.vertices is None and rejected_state is None and rejected.fit_confidence < 0.1
     np.testing.assert_array_equal(rejected.keypoints_2d, scrambled)
     np.testing.assert_array_equal(rejected.keypoints_3d, keypoints_3d)

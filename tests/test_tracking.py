@@ -221,14 +221,18 @@ def test_smoothing_reduces_jitter_without_lagging_on_motion() -> None:
     assert abs(out[0] - truth[0]) < 0.02
 
 
-def test_fit_state_is_kept_per_track_and_returned_with_predictions() -> None:
+def test_a_track_keeps_its_last_fit_state_and_hands_it_to_the_next_association() -> None:
+    """associate -> (a body stage fits the reported detections) -> commit: the fit state given with a detection
+    is the one the track's next association hands back; a frame without a new one (not fitted, or missed) keeps it."""
     tracker = Tracker()
-    for t in range(3):
-        det = person(STANDING, np.array([0.0, 0.1, 4.0]))
-        det.fit_state = {"betas": [0.1, -0.2], "frame": t} if t == 1 else None
-        out = tracker.step(t, [det], None, FOCAL, SIZE)
-    assert out[0].fit_state == {"betas": [0.1, -0.2], "frame": 1}
-    assert tracker.step(3, [], None, FOCAL, SIZE)[0].fit_state == {"betas": [0.1, -0.2], "frame": 1}
+    handed = []
+    for t in range(5):
+        detections = [] if t == 3 else [person(STANDING, np.array([0.0, 0.1, 4.0]))]
+        association = tracker.associate(t, detections, None, FOCAL, SIZE)
+        handed.append([association.previous_fits[d] for d in association.reported])
+        fitted = {d: (association.detections[d], {"frame": t}) for d in association.reported if t == 1}
+        tracker.commit(association, fitted)
+    assert handed == [[None], [None], [{"frame": 1}], [], [{"frame": 1}]]
 
 
 def test_state_round_trip_gives_identical_outputs(crossing) -> None:
@@ -238,10 +242,11 @@ def test_state_round_trip_gives_identical_outputs(crossing) -> None:
     original.tracks[0].fit_state = {"warm": [1.5, 2.5]}
     restored = Tracker.from_state(json.loads(json.dumps(original.to_state())))
     rest = [(people[:1] if t % 3 else [], image) for t, (people, image) in enumerate(frames[12:])]
+    assert [t.fit_state for t in restored.tracks] == [t.fit_state for t in original.tracks]
     for a, b in zip(_run(original, rest, start=12), _run(restored, rest, start=12)):
         assert len(a) == len(b)
         for p, q in zip(a, b):
-            assert (p.track_id, p.source, p.score, p.bbox, p.tracking_confidence, p.fit_state) == (
-                q.track_id, q.source, q.score, q.bbox, q.tracking_confidence, q.fit_state)
+            assert (p.track_id, p.source, p.score, p.bbox, p.tracking_confidence) == (
+                q.track_id, q.source, q.score, q.bbox, q.tracking_confidence)
             for field in ("keypoints_2d", "keypoints_3d", "camera_translation"):
                 np.testing.assert_array_equal(getattr(p, field), getattr(q, field))

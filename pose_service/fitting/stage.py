@@ -15,10 +15,11 @@ from .fitter import Fitter, FitState
 
 
 class FitStage:
-    """``(image, people, previous fit states, focal) -> people`` with bodies (see ``pipeline.Fitter``).
+    """``(image, people, previous fit states, focal) -> [(person with body, new fit state)]`` (see
+    ``pipeline.Fitter``).
 
     A person whose keypoints are too few to fit, or whose fit is rejected (``FitConfig.reject_fit_error``), keeps its
-    detector keypoints and no mesh, and gives no new fit state (its track keeps the last one). One fit at a time
+    detector keypoints and no mesh, and gives no new fit state (None: its track keeps the last one). One fit at a time
     (``lock``, shared with the measurements): the body model caches its rest mesh between calls.
     """
 
@@ -42,7 +43,7 @@ class FitStage:
 
     def __call__(
         self, image: np.ndarray, people: list[Person], previous: list[Optional[dict[str, Any]]], focal_length_px: float
-    ) -> list[Person]:
+    ) -> list[tuple[Person, Optional[dict[str, Any]]]]:
         height, width = image.shape[:2]
         fitted = []
         with self.lock:
@@ -52,13 +53,13 @@ class FitStage:
                     None if state is None else FitState.from_dict(state),
                 )  # fmt: skip
                 if result is None:
-                    fitted.append(person)
+                    fitted.append((person, None))
                     continue
                 if result.error > self.fitter.config.reject_fit_error:
-                    fitted.append(replace(person, fit_confidence=result.confidence))
+                    fitted.append((replace(person, fit_confidence=result.confidence), None))
                     continue
                 params = result.state
-                fitted.append(
+                fitted.append((
                     replace(
                         person,
                         keypoints_2d=result.keypoints_2d,
@@ -68,8 +69,8 @@ class FitStage:
                         body_model=self.model.name,
                         body_params={"global_orient": params.global_orient, "body_pose": params.body_pose,
                                      "shape": params.shape},
-                        fit_state=params.to_dict(),
                         fit_confidence=result.confidence,
-                    )
-                )
+                    ),
+                    params.to_dict(),
+                ))
         return fitted

@@ -18,7 +18,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 from ..tracking import Tracker, TrackerConfig
-from ..tracking.tracker import Refine
+from ..tracking.tracker import Association, FitState
 from ..types import Person
 from .bodies import Bodies
 
@@ -31,6 +31,17 @@ what ``to_dict`` writes, so that a worker never misreads a state written by anot
 
 class StateVersionError(ValueError):
     """A serialised state from another schema version (or not a state at all)."""
+
+
+@dataclass
+class FrameStep:
+    """A frame between :meth:`SessionState.begin` and :meth:`SessionState.finish`: how it arrived, the tracker it
+    is tracked on (a copy for a late frame) and its association."""
+
+    frame_number: int
+    arrival: Arrival
+    tracker: Tracker
+    association: Association
 
 
 @dataclass
@@ -88,22 +99,41 @@ class SessionState:
         focal_length_px: Optional[float] = None,
         image_size: Optional[tuple[int, int]] = None,
         now: Optional[float] = None,
-        refine: Optional[Refine] = None,
     ) -> list[Person]:
-        """Run the tracker on one frame (see the module docstring for the frame order) and count it."""
+        """Track one frame without a body stage: :meth:`begin`, then :meth:`finish`."""
+        return self.finish(self.begin(frame_number, detections, image_rgb, focal_length_px, image_size), None, now)
+
+    def begin(
+        self,
+        frame_number: int,
+        detections: list[Person],
+        image_rgb: Optional[np.ndarray] = None,
+        focal_length_px: Optional[float] = None,
+        image_size: Optional[tuple[int, int]] = None,
+    ) -> FrameStep:
+        """Associate one frame's detections (see the module docstring for the frame order); a body stage may then
+        fit ``step.association.reported`` before :meth:`finish`."""
         arrival = self.arrival(frame_number)
         if arrival == "restart":
             self.tracker = Tracker(self.tracker.config, first_id=self.tracker.next_id)
             self.restarts += 1
             self.last_frame_number, self.recent_frames, self.frame_step = None, [], 1
-        if arrival == "late":
-            # Tracked where the tracks are now (a filter cannot step back in time); ids it hands out stay taken.
-            scratch = copy.deepcopy(self.tracker)
-            people = scratch.step(self.last_frame_number, detections, image_rgb, focal_length_px, image_size, refine)
-            self.tracker.next_id = scratch.next_id
+        # A late frame is tracked where the tracks are now (a filter cannot step back in time), on a copy.
+        tracker = copy.deepcopy(self.tracker) if arrival == "late" else self.tracker
+        index = self.last_frame_number if arrival == "late" else frame_number
+        association = tracker.associate(index, detections, image_rgb, focal_length_px, image_size)
+        return FrameStep(frame_number, arrival, tracker, association)
+
+    def finish(self, step: FrameStep, fitted: Optional[dict[int, tuple[Person, FitState]]] = None,
+               now: Optional[float] = None) -> list[Person]:
+        """The tracks absorb the frame (``fitted``: see :meth:`Tracker.commit`); the frame is counted and its
+        bodies recorded. Returns the people to report."""
+        people = step.tracker.commit(step.association, fitted)
+        frame_number = step.frame_number
+        if step.arrival == "late":
+            self.tracker.next_id = step.tracker.next_id  # ids it handed out stay taken
             self.late_frames += 1
         else:
-            people = self.tracker.step(frame_number, detections, image_rgb, focal_length_px, image_size, refine)
             if self.last_frame_number is not None:
                 self.frame_step = frame_number - self.last_frame_number
             self.last_frame_number = frame_number

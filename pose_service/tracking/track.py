@@ -133,10 +133,12 @@ class Track:
         self.confirmed = self.confirmed or (self.hits >= config.n_init and self.quality >= config.min_quality * self.hits)
 
     def update(
-        self, detection: Person, cues: Cues, frame: int, image_size: tuple[int, int], config: TrackerConfig, shot: int
+        self, detection: Person, cues: Cues, frame: int, image_size: tuple[int, int], config: TrackerConfig, shot: int,
+        fit_state: Optional[dict[str, Any]] = None,
     ) -> Person:
-        """Absorb a matched detection; returns the person to report. A track re-found in a later shot restarts its
-        location filter and smoothing there: nothing of its motion carries across a cut."""
+        """Absorb a matched detection (and its body's new fit state, if fitted); returns the person to report. A
+        track re-found in a later shot restarts its location filter and smoothing there: nothing of its motion
+        carries across a cut."""
         if shot != self.shot:
             self.location = LocationFilter.start(cues.location, frame, config.kalman)
             self.smoothers = {name: OneEuro() for name in SMOOTHED}
@@ -149,12 +151,14 @@ class Track:
         if cues.appearance is not None:
             weight = config.appearance_alpha * detection.score**2
             self.appearance = cues.appearance if self.appearance is None else blend(self.appearance, cues.appearance, weight)
-        return self.observe(detection, frame, image_size, config)
+        return self.observe(detection, frame, image_size, config, fit_state)
 
-    def observe(self, detection: Person, frame: int, image_size: tuple[int, int], config: TrackerConfig) -> Person:
-        """Smooth a detection of this track (the first one too), remember it and return the person to report."""
-        if detection.fit_state is not None:
-            self.fit_state = detection.fit_state
+    def observe(self, detection: Person, frame: int, image_size: tuple[int, int], config: TrackerConfig,
+                fit_state: Optional[dict[str, Any]] = None) -> Person:
+        """Smooth a detection of this track (the first one too), remember it (and its body's new fit state, if
+        fitted: a detection without a fit keeps the last one) and return the person to report."""
+        if fit_state is not None:
+            self.fit_state = fit_state
         keypoints_2d = np.array(detection.keypoints_2d, float)
         keypoints_3d = None if detection.keypoints_3d is None else np.array(detection.keypoints_3d, float)
         translation = None if detection.camera_translation is None else np.array(detection.camera_translation, float)
@@ -186,7 +190,6 @@ class Track:
             track_id=self.track_id,
             source="detected",
             tracking_confidence=1.0 if self.confirmed else self.evidence(config),
-            fit_state=self.fit_state,
         )
         return self.last
 
@@ -247,7 +250,6 @@ class Track:
             track_id=self.track_id,
             source="predicted",
             tracking_confidence=confidence,
-            fit_state=self.fit_state,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,10 +1,15 @@
 """PHALP-style online multi-person tracker, one per video: associate, update, predict the missed, smooth, and
-choose the video's primary person."""
+choose the video's primary person.
+
+A frame is tracked in two calls, so that a body stage can sit between them: :meth:`Tracker.associate` matches the
+detections to the tracks and says which will be reported (and each one's previous body-fit state);
+:meth:`Tracker.commit` lets the tracks absorb the detections, with the bodies fitted in between if any.
+:meth:`Tracker.step` is both at once, without a body stage.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -20,11 +25,34 @@ from .serial import decode_array, encode_array
 from .track import Track, detection_quality, inside_fraction, overlap_fraction
 
 
-Refine = Callable[[list[Person], list[Optional[dict[str, Any]]]], list[Person]]
-"""refine(detections, fit_states) -> detections: called between association and update with each detection's
-matched track's ``fit_state`` (None for a new track), e.g. to fit a body warm-started from that track's last fit.
-It returns the detections to absorb, in the same order, each carrying its new ``fit_state``. Detections of tracks
-that are held back (see :attr:`Track.shown`) are not refined."""
+FitState = Optional[dict[str, Any]]
+"""A body stage's opaque, JSON-safe state of one person, kept by its track for the next frame's warm start."""
+
+
+@dataclass
+class Association:
+    """One frame's detections matched to the tracks (:meth:`Tracker.associate`), before the tracks absorb them.
+    Valid for one :meth:`Tracker.commit` on the same tracker, with no other change to it in between."""
+
+    frame_index: int
+    detections: list[Person]
+    cues: list[Cues]
+    matches: list[tuple[int, int]]
+    """(track index, detection index)."""
+    unmatched_tracks: list[int]
+    unmatched_detections: list[int]
+    """Detections that start new tracks."""
+    shown: list[bool]
+    """Per detection: whether it is reported (a held-back track's is not, see :attr:`Track.shown`)."""
+    previous_fits: list[FitState]
+    """Per detection: its matched track's last body-fit state (None for a new track)."""
+    focal: float
+    image_size: tuple[int, int]
+
+    @property
+    def reported(self) -> list[int]:
+        """The detections that are reported: those a body stage should fit."""
+        return [d for d, shown in enumerate(self.shown) if shown]
 
 
 class Tracker:
@@ -50,16 +78,23 @@ class Tracker:
         image_rgb: Optional[np.ndarray] = None,
         focal_length_px: Optional[float] = None,
         image_size: Optional[tuple[int, int]] = None,
-        refine: Optional[Refine] = None,
     ) -> list[Person]:
-        """Track one frame. Returns the people to report: the primary person first (see :meth:`_ordered`), then
-        the other detections (with ``track_id``, ``source="detected"`` and ``tracking_confidence``, outputs
-        smoothed) by score, then predicted people for lost confirmed tracks.
+        """Track one frame without a body stage: :meth:`associate`, then :meth:`commit`."""
+        return self.commit(self.associate(frame_index, detections, image_rgb, focal_length_px, image_size))
+
+    def associate(
+        self,
+        frame_index: int,
+        detections: list[Person],
+        image_rgb: Optional[np.ndarray] = None,
+        focal_length_px: Optional[float] = None,
+        image_size: Optional[tuple[int, int]] = None,
+    ) -> Association:
+        """Match one frame's detections to the tracks (changes nothing but the shot count on a cut).
 
         ``image_rgb`` (H, W, 3) uint8 enables the appearance cue and cut detection; ``image_size`` (width, height)
         is required without it. ``focal_length_px`` defaults to
-        :func:`~pose_service.conventions.default_focal_length`. ``refine`` (see :data:`Refine`) sees the
-        association before the tracks absorb the detections.
+        :func:`~pose_service.conventions.default_focal_length`.
         """
         if image_size is None:
             if image_rgb is None:
@@ -92,39 +127,48 @@ class Tracker:
         new = set(unmatched_detections)
         shown = [owner[d].shown if owner[d] is not None else d in new and self._shown_at_once(detections[d])
                  for d in range(len(detections))]
-        if refine is not None:
-            chosen = [d for d in range(len(detections)) if shown[d]]
-            previous = [None if owner[d] is None else owner[d].fit_state for d in chosen]
-            refined = refine([detections[d] for d in chosen], previous)
-            detections = list(detections)
-            for d, person in zip(chosen, refined):
-                detections[d] = person
-                # The detector's 2D root stays the image location (a fit can be off on a hard frame); a refined
-                # detection adds the depth it lacked.
-                cues[d] = _with_depth(cues[d], detection_cues(person, focal, image_size, None))
+        previous = [None if track is None else track.fit_state for track in owner]
+        return Association(frame_index, list(detections), cues, matches, unmatched_tracks, unmatched_detections,
+                           shown, previous, focal, image_size)
+
+    def commit(self, association: Association, fitted: Optional[dict[int, tuple[Person, FitState]]] = None
+               ) -> list[Person]:
+        """Let the tracks absorb the frame's detections (``fitted``: detection index -> the person with its body
+        and its new fit state, for some of :attr:`Association.reported`), predict the missed, choose the primary
+        person. Returns the people to report: the primary person first (see :meth:`_ordered`), then the other
+        detections (with ``track_id``, ``source="detected"`` and ``tracking_confidence``, outputs smoothed) by
+        score, then predicted people for lost confirmed tracks."""
+        config, frame_index, image_size = self.config, association.frame_index, association.image_size
+        detections, cues = list(association.detections), list(association.cues)
+        fit_states: list[FitState] = [None] * len(detections)
+        for d, (person, state) in (fitted or {}).items():
+            detections[d], fit_states[d] = person, state
+            # The detector's 2D root stays the image location (a fit can be off on a hard frame); a fitted
+            # detection adds the depth it lacked.
+            cues[d] = _with_depth(cues[d], detection_cues(person, association.focal, image_size, None))
 
         outputs: list[Optional[Person]] = [None] * len(detections)
-        for t, d in matches:
+        for t, d in association.matches:
             track = self.tracks[t]
-            person = track.update(detections[d], cues[d], frame_index, image_size, config, self.shot)
+            person = track.update(detections[d], cues[d], frame_index, image_size, config, self.shot, fit_states[d])
             track.shown = track.shown or track.confirmed
             outputs[d] = person if track.shown else None
-        for d in unmatched_detections:
+        for d in association.unmatched_detections:
             track = Track(self.next_id, LocationFilter.start(cues[d].location, frame_index, config.kalman), detections[d],
-                          appearance=cues[d].appearance, shot=self.shot, shown=shown[d])
+                          appearance=cues[d].appearance, shot=self.shot, shown=association.shown[d])
             track.absorb_evidence(detections[d], image_size, config)
             self.next_id += 1
             self.tracks.append(track)
-            person = track.observe(detections[d], frame_index, image_size, config)
+            person = track.observe(detections[d], frame_index, image_size, config, fit_states[d])
             outputs[d] = person if track.shown else None
 
-        missed = [self.tracks[t] for t in unmatched_tracks]
+        missed = [self.tracks[t] for t in association.unmatched_tracks]
         self.tracks = [t for t in self.tracks if not t.expired(frame_index, config)]
         predictions = []
         for track in sorted(missed, key=lambda t: t.track_id):
             if track.shot != self.shot or track.frames_unseen(frame_index) > track.predicted_frames(config):
                 continue
-            person = track.predict(frame_index, focal, image_size, config)
+            person = track.predict(frame_index, association.focal, image_size, config)
             if inside_fraction(person.bbox, image_size) >= 1.0 - config.max_outside:
                 predictions.append(person)
         self._choose_primary()
@@ -238,8 +282,8 @@ class Tracker:
         return tracker
 
 
-def _with_depth(cues: Cues, refined: Cues) -> Cues:
-    """``cues`` with the refined detection's depth where it had none."""
-    if np.isfinite(cues.location[2]) or not np.isfinite(refined.location[2]):
+def _with_depth(cues: Cues, fitted: Cues) -> Cues:
+    """``cues`` with the fitted detection's depth where it had none."""
+    if np.isfinite(cues.location[2]) or not np.isfinite(fitted.location[2]):
         return cues
-    return replace(cues, location=np.array([cues.location[0], cues.location[1], refined.location[2]]))
+    return replace(cues, location=np.array([cues.location[0], cues.location[1], fitted.location[2]]))
