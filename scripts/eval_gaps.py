@@ -409,8 +409,9 @@ def main() -> int:
     # The spawned server inherits this process's environment.
     os.environ.update(dict(item.split("=", 1) for item in args.env))
 
+    workers = int(os.environ.get("POSE_WORKERS", "1"))  # a spawned server is ready once each of them is
     try:
-        with service(args.url, args.spawn, args.ready_timeout) as url:
+        with service(args.url, args.spawn, args.ready_timeout, workers=workers) as url:
             results = [evaluate_clip(url, clip, args) for clip in args.clips]
     except urllib.error.HTTPError as error:
         print(f"{error.url}: HTTP {error.code} {error.read()[:1000].decode(errors='replace')}")
