@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Optional, TypeVar
 
@@ -12,9 +11,6 @@ from .pipeline import FramePipeline
 from .sessions import InMemorySessionStore, SessionStore
 
 log = logging.getLogger(__name__)
-
-SMPL_MODEL_ENV = "POSE_SMPL_MODEL"
-"""A SMPL neutral model file (.npz or official .pkl) for ``POSE_BODY_MODEL=smpl``."""
 
 Report = Callable[[str, str], None]
 """report(model_name, state) with state "loading", "loaded" or "failed: <reason>"."""
@@ -76,7 +72,8 @@ def _detector(config: ServiceConfig):
     if config.detector == "vitdet":
         from .detect.vitdet import ViTDetDetector
 
-        detector = ViTDetDetector(device=resolve_device(config.device))
+        detector = ViTDetDetector(device=resolve_device(config.device), config_path=config.vitdet_config or None,
+                                  weights_path=config.vitdet_weights or None)
     elif config.detector == "mediapipe":
         from .detect.mediapipe_pose import MediaPipePoseDetector
 
@@ -96,7 +93,7 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
 
     from .fitting.stage import FitStage
 
-    model, files = _loaded(report, config.body_model, lambda: _body_model(config.body_model))
+    model, files = _loaded(report, config.body_model, lambda: _body_model(config))
     fitter = FitStage(model)
     fitter.warm_up()
     return FramePipeline(
@@ -113,17 +110,18 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
     )
 
 
-def _body_model(name: str):
+def _body_model(config: ServiceConfig):
     """The body model to fit and the files it came from: Anny (free, in its wheel) or the user's SMPL."""
-    if name == "smpl":
+    if config.body_model == "smpl":
         from .body.smpl_model import SMPLModel
         from .models.hmr2.checkpoint import data_path
 
-        path = os.environ.get(SMPL_MODEL_ENV) or data_path("smpl")
+        path = config.smpl_model or data_path("smpl")
         return SMPLModel.from_file(path), {"smpl": str(path)}
     from .body.anny_model import AnnyModel, cache_dir
 
-    return AnnyModel(), {"anny_cache": str(cache_dir())}
+    cache = cache_dir(config.anny_cache_dir or None)
+    return AnnyModel(cache), {"anny_cache": str(cache)}
 
 
 def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -> FramePipeline:

@@ -47,6 +47,15 @@ class ServiceConfig:
     """A video session unused this long is forgotten (``POSE_SESSION_TTL_S``)."""
     max_sessions: int = 1000
     """Most video sessions kept; beyond it the least recently used goes (``POSE_MAX_SESSIONS``)."""
+    smpl_model: str = ""
+    """With ``body_model="smpl"``: the SMPL neutral model file (``POSE_SMPL_MODEL``); empty: the HMR 2.0 cache's
+    ``data/smpl``."""
+    anny_cache_dir: str = ""
+    """Anny's model-data cache (``POSE_ANNY_CACHE_DIR``); empty: ``~/.cache/pose-service/anny``."""
+    vitdet_config: str = ""
+    """With ``detector="vitdet"``: the detectron2 LazyConfig file (``POSE_VITDET_CONFIG``)."""
+    vitdet_weights: str = ""
+    """With ``detector="vitdet"``: its weights (``POSE_VITDET_WEIGHTS``)."""
     redis_url: str = ""
     """Keep video sessions in this Redis (``POSE_REDIS_URL``, e.g. ``redis://127.0.0.1:6379/0``), shared by every
     worker process; empty: in this process's memory. ``max_sessions`` does not apply to Redis (size it with

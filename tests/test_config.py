@@ -27,15 +27,15 @@ def test_keypoints_only_mode_has_no_body_stage():
         ServiceConfig(body_model="smplx")
 
 
-def test_embedded_backend_can_fit_the_users_smpl_model(smpl_pkl, astronaut, monkeypatch):
+def test_embedded_backend_can_fit_the_users_smpl_model(smpl_pkl, astronaut):
     """POSE_BODY_MODEL=smpl: the same fitter on the SMPL adapter (a synthetic SMPL file: geometry is random, so
     only the plumbing is checked here; tests/test_fitting.py checks SMPL fits)."""
     from pose_service.backends import build_pipeline
     from pose_service.fitting import FitConfig, Fitter
     from pose_service.pipeline import FrameRequest
 
-    monkeypatch.setenv("POSE_SMPL_MODEL", str(smpl_pkl))
-    pipeline = build_pipeline(ServiceConfig(body_model="smpl", detector="mediapipe"), lambda name, state: None)
+    config = ServiceConfig.from_env({"POSE_SMPL_MODEL": str(smpl_pkl)}, body_model="smpl", detector="mediapipe")
+    pipeline = build_pipeline(config, lambda name, state: None)
     assert pipeline.body_model == "smpl" and pipeline.faces.shape == (13776, 3)
     assert pipeline.files == {"smpl": str(smpl_pkl)}
     # Random geometry cannot explain a person's keypoints: its fits would be rejected (fit_confidence ~0.04).

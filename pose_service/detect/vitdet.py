@@ -10,7 +10,6 @@ People come back as boxes with a score and no keypoints (confidence 0); the HMR 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Optional
@@ -21,7 +20,6 @@ from ..conventions import NUM_KEYPOINTS
 from ..types import Hint, Person
 
 PERSON_CLASS = 0  # COCO
-CONFIG_ENV, WEIGHTS_ENV = "POSE_VITDET_CONFIG", "POSE_VITDET_WEIGHTS"
 
 
 def people_from_detections(
@@ -57,10 +55,8 @@ class ViTDetDetector:
                 "POSE_DETECTOR=vitdet needs detectron2, which is not installed (see detectron2's install guide); "
                 "the default detector, blazepose, needs nothing"
             ) from exc
-        config_path = config_path or os.environ.get(CONFIG_ENV)
-        weights_path = weights_path or os.environ.get(WEIGHTS_ENV)
         if not config_path or not weights_path:
-            raise RuntimeError(f"POSE_DETECTOR=vitdet needs ${CONFIG_ENV} and ${WEIGHTS_ENV}")
+            raise RuntimeError("POSE_DETECTOR=vitdet needs $POSE_VITDET_CONFIG and $POSE_VITDET_WEIGHTS")
         import torch
 
         config = LazyConfig.load(config_path)
