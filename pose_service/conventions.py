@@ -20,6 +20,8 @@ Camera
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 BODY25_NAMES: tuple[str, ...] = (
@@ -97,8 +99,17 @@ def default_focal_length(width: int, height: int) -> float:
     return float(max(width, height))
 
 
+def project_points(points, focal, centre, min_depth: Optional[float] = None):
+    """The pinhole projection, the one used everywhere: (..., 3) camera-frame points -> (..., 2) pixels,
+    ``focal * (x, y) / z + centre``. Works on numpy arrays and torch tensors alike (``focal`` a number or (fx, fy),
+    ``centre`` (2,) of the same kind as ``points``); ``min_depth`` clamps z (an optimiser's points can cross it)."""
+    depth = points[..., 2:3]
+    if min_depth is not None:
+        depth = depth.clip(min=min_depth)
+    return focal * points[..., :2] / depth + centre
+
+
 def project(points: np.ndarray, focal_length: float, image_size: tuple[int, int]) -> np.ndarray:
-    """(..., 3) camera-frame points -> (..., 2) pixels: the service's pinhole camera (principal point at the centre
-    of the ``(width, height)`` image)."""
-    centre = np.array(image_size, dtype=np.float64) / 2
-    return focal_length * points[..., :2] / points[..., 2:3] + centre
+    """:func:`project_points` with the service's camera: the principal point at the centre of the ``(width,
+    height)`` image."""
+    return project_points(points, focal_length, np.array(image_size, dtype=np.float64) / 2)

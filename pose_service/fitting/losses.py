@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import torch
 
-from pose_service.conventions import BODY25_INDEX, HINGES
+from pose_service.conventions import BODY25_INDEX, HINGES, project_points
 
 _EPS = 1e-9
 
 
 def project(points: torch.Tensor, focal: float, center: torch.Tensor) -> torch.Tensor:
     """Pinhole projection. points (B, K, 3) camera frame, center (2,) px -> (B, K, 2) px."""
-    depth = points[..., 2:].clamp_min(1e-3)  # the translation prior keeps points in front; this only avoids inf
-    return focal * points[..., :2] / depth + center
+    # The translation prior keeps points in front; the clamp only avoids inf.
+    return project_points(points, focal, center, min_depth=1e-3)
 
 
 def gmof(squared: torch.Tensor, sigma: float) -> torch.Tensor:

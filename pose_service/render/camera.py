@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pose_service.conventions import default_focal_length
+from pose_service.conventions import default_focal_length, project_points
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,7 @@ class PinholeCamera:
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points (z > 0) -> (..., 2) pixel coordinates."""
-        z = points[..., 2]
-        return np.stack([self.fx * points[..., 0] / z + self.cx, self.fy * points[..., 1] / z + self.cy], axis=-1)
+        return project_points(points, np.array([self.fx, self.fy]), np.array([self.cx, self.cy]))
 
     def in_image(self, pixels: np.ndarray) -> np.ndarray:
         """(..., 2) -> (...) bool, inside the image bounds."""
