@@ -99,14 +99,25 @@ class BodyHistory:
         return len(self.frames)
 
     def add(self, row: BodyRow) -> None:
-        """Record ``row`` (replacing a row of the same frame), keeping frame order."""
-        keep = self.frames != row.frame
-        values = {"frames": np.int64(row.frame), "fit_confidence": row.fit_confidence,
-                  **{name: getattr(row, name) for name in _ARRAYS}}
+        """Record ``row``: :meth:`extend` with one row."""
+        self.extend([row])
+
+    def extend(self, rows: list[BodyRow]) -> None:
+        """Record ``rows`` at once (a row replaces any earlier one of the same frame), keeping frame order and the
+        newest ``max_frames``: one concatenation, so that a history read back row by row costs O(N log N)."""
+        if not rows:
+            return
+        frames = np.array([row.frame for row in rows], np.int64)
+        # The last row given for each frame wins.
+        _, last_reversed = np.unique(frames[::-1], return_index=True)
+        newest = len(rows) - 1 - last_reversed
+        keep = ~np.isin(self.frames, frames)
+        values = {"frames": frames, "fit_confidence": np.array([row.fit_confidence for row in rows]),
+                  **{name: np.stack([getattr(row, name) for row in rows]) for name in _ARRAYS}}
         order = None
         for name, value in values.items():
-            column = getattr(self, name)[keep]
-            column = np.concatenate([column, np.asarray(value, column.dtype)[None]])
+            column = getattr(self, name)
+            column = np.concatenate([column[keep], np.asarray(value, column.dtype)[newest]])
             if order is None:
                 order = np.argsort(column, kind="stable")[-self.max_frames:]
             setattr(self, name, column[order])
@@ -121,12 +132,14 @@ class Histories:
 
     def add(self, rows: Iterable[BodyRow]) -> None:
         """Record ``rows``, then drop the least recently seen other tracks while there are more than ``max_rows``."""
-        recorded = set()
+        by_track: dict[int, list[BodyRow]] = {}
         for row in rows:
-            if row.track_id not in self.tracks:
-                self.tracks[row.track_id] = BodyHistory.for_row(row)
-            self.tracks[row.track_id].add(row)
-            recorded.add(row.track_id)
+            by_track.setdefault(row.track_id, []).append(row)
+        for track_id, track_rows in by_track.items():
+            if track_id not in self.tracks:
+                self.tracks[track_id] = BodyHistory.for_row(track_rows[0])
+            self.tracks[track_id].extend(track_rows)
+        recorded = set(by_track)
         stale = sorted((int(h.frames[-1]), track_id) for track_id, h in self.tracks.items() if track_id not in recorded)
         total = sum(len(h) for h in self.tracks.values())
         for _, track_id in stale:
