@@ -24,6 +24,7 @@ import numpy as np
 from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
 from .tracking import TrackerConfig
+from .tracking.tracker import Association
 from .types import FrameResult, Hint, Person
 
 if TYPE_CHECKING:  # torch, which a keypoints-only service never loads
@@ -165,6 +166,14 @@ class FramePipeline:
                 continue
             track.fit_state = {**state, "shape": body.settled_shape.tolist(), "shape_fixed": True}
 
+    def _fit(self, image: np.ndarray, association: Association, focal: float) -> dict[int, tuple[Person, Any]]:
+        """The fitter on the association's reported detections, each warm-started from its track's last fit:
+        detection index -> (person with body, new fit state), for :meth:`SessionState.finish`."""
+        chosen = association.reported
+        results = self.fitter(image, [association.detections[d] for d in chosen],
+                              [association.previous_fits[d] for d in chosen], focal)
+        return dict(zip(chosen, results))
+
     def _repose(self, people: list[Person]) -> list[Person]:
         """Meshes for the people whose state came back without one (a track's serialised state keeps the body's
         parameters, not its mesh): the body model posed with them, as the fitter or regressor posed it."""
@@ -209,15 +218,10 @@ class FramePipeline:
             # In report order: the video's primary person first (people[0], repeated at the top level of the
             # response), see Tracker.step.
             step = session.begin(request.frame_number, people, image, focal, (width, height))
-            fitted = None
-            if self.fitter is not None:
-                association = step.association
-                chosen = association.reported
-                results = self.fitter(image, [association.detections[d] for d in chosen],
-                                      [association.previous_fits[d] for d in chosen], focal)
-                fitted = dict(zip(chosen, results))
-            people = session.finish(step, fitted)
-            if self.fitter is not None:
+            if self.fitter is None:
+                people = session.finish(step)
+            else:
+                people = session.finish(step, self._fit(image, step.association, focal))
                 self._settle_shapes(session)
         people = self._repose(people)
         return FrameResult(

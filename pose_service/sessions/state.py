@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 import numpy as np
+import orjson
 
 from ..tracking import Tracker, TrackerConfig
 from ..tracking.tracker import Association, FitState
@@ -174,15 +175,11 @@ class SessionState:
 
 def encode_state(state: SessionState) -> bytes:
     """The state as compact JSON bytes, with its schema version."""
-    import orjson
-
     return orjson.dumps({"version": STATE_VERSION, "state": state.to_dict()})
 
 
 def decode_state(payload: bytes) -> SessionState:
     """Inverse of :func:`encode_state`; raises :class:`StateVersionError` for any other version."""
-    import orjson
-
     data = orjson.loads(payload)
     version = data.get("version") if isinstance(data, dict) else None
     if version != STATE_VERSION:
