@@ -114,9 +114,8 @@ def _body_model(config: ServiceConfig):
     """The body model to fit and the files it came from: Anny (free, in its wheel) or the user's SMPL."""
     if config.body_model == "smpl":
         from .body.smpl_model import SMPLModel
-        from .models.hmr2.checkpoint import data_path
 
-        path = config.smpl_model or data_path("smpl")
+        path = config.smpl_model or config.hmr2_files().data("smpl")
         return SMPLModel.from_file(path), {"smpl": str(path)}
     from .body.anny_model import AnnyModel, cache_dir
 
@@ -129,13 +128,14 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
 
     from .body.smpl_model import SMPLModel
     from .models.hmr2.camera import hmr2_focal_length
-    from .models.hmr2.checkpoint import data_path, load_hmr2, resolve_weights
+    from .models.hmr2.checkpoint import load_hmr2
     from .regress.hmr2 import BOX_PADDING, HMR2Regressor
 
     device = torch.device(resolve_device(config.device))
     detector = _loaded(report, config.detector, lambda: _detector(config))
-    weights = resolve_weights()
-    smpl_dir = data_path("smpl")
+    files = config.hmr2_files()
+    weights = files.weights()
+    smpl_dir = files.data("smpl")
     log.info("[INIT] HMR 2.0 weights: %s; SMPL: %s", weights, smpl_dir)
     network = _loaded(report, "hmr2", lambda: load_hmr2(weights, device="cpu"))
     smpl = _loaded(report, "smpl", lambda: SMPLModel.from_file(smpl_dir))

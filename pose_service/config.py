@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .models.hmr2.checkpoint import HMR2Files
     from .pipeline import VideoOptions
     from .tracking import TrackerConfig
 
@@ -18,6 +19,8 @@ BACKENDS = ("embedded", "hmr2")
 DETECTORS = ("blazepose", "mediapipe", "vitdet")
 BODY_MODELS = ("anny", "smpl", "none")
 OOM_POLICIES = ("cpu", "fail")
+# 4D-Humans' own variable names, read when the POSE_ name is unset (its set-up script exports them).
+UPSTREAM_NAMES = {"hmr2_cache_dir": "HMR2_CACHE_DIR", "hmr2_checkpoint": "HMR2_CHECKPOINT"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class ServiceConfig:
     hmr2 backend only, ``vitdet`` (4D-Humans' detector; needs detectron2, see ``detect/vitdet.py``)."""
     body_model: str = "anny"
     """Embedded backend's body model (``POSE_BODY_MODEL``): ``anny`` fits a mesh to every person; ``smpl`` fits the
-    user's licensed SMPL model instead (``SMPL_NEUTRAL.npz``/``.pkl`` under ``$HMR2_CACHE_DIR/data/smpl``, or the file
+    user's licensed SMPL model instead (``SMPL_NEUTRAL.npz``/``.pkl`` under ``<hmr2_cache_dir>/data/smpl``, or the file
     ``POSE_SMPL_MODEL`` names); ``none`` returns the detector's 2D and 3D keypoints only (no mesh, no camera
     translation), the fastest mode."""
     wide_search_every: int = 10
@@ -50,6 +53,12 @@ class ServiceConfig:
     smpl_model: str = ""
     """With ``body_model="smpl"``: the SMPL neutral model file (``POSE_SMPL_MODEL``); empty: the HMR 2.0 cache's
     ``data/smpl``."""
+    hmr2_cache_dir: str = ""
+    """HMR 2.0 files in upstream's layout, ``logs/`` and ``data/`` (``POSE_HMR2_CACHE_DIR``, or upstream's own
+    ``HMR2_CACHE_DIR``); empty: ``~/.cache/4DHumans``."""
+    hmr2_checkpoint: str = ""
+    """A weights file (``.ckpt`` or ``.safetensors``) to serve instead of the cache's (``POSE_HMR2_CHECKPOINT``, or
+    upstream's ``HMR2_CHECKPOINT``)."""
     anny_cache_dir: str = ""
     """Anny's model-data cache (``POSE_ANNY_CACHE_DIR``); empty: ``~/.cache/pose-service/anny``."""
     vitdet_config: str = ""
@@ -126,12 +135,18 @@ class ServiceConfig:
         return TrackerConfig(n_init=self.track_confirm_hits, max_age=self.track_max_age,
                              smoothing=SmoothingConfig(enabled=self.smoothing))
 
+    def hmr2_files(self) -> "HMR2Files":
+        """Where the HMR 2.0 checkpoint and SMPL files are."""
+        from .models.hmr2.checkpoint import HMR2Files
+
+        return HMR2Files.from_settings(self.hmr2_cache_dir, self.hmr2_checkpoint)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> "ServiceConfig":
         """Build from ``POSE_<FIELD>`` variables (upper case); ``overrides`` win over the environment."""
         values: dict[str, object] = {}
         for f in fields(cls):
-            raw = env.get("POSE_" + f.name.upper())
+            raw = env.get("POSE_" + f.name.upper(), env.get(UPSTREAM_NAMES.get(f.name, "")))
             if raw is None:
                 continue
             if f.type == "bool":

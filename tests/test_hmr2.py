@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from pose_service.config import ServiceConfig
 from pose_service.models.hmr2.__main__ import REFERENCE_KEYS
 from pose_service.models.hmr2.camera import cam_crop_to_full, hmr2_focal_length
 from pose_service.models.hmr2.checkpoint import (UnsafeCheckpointError, check_state_dict, convert, expected_shapes,
@@ -121,13 +122,24 @@ def test_strict_check_reports_shape_missing_and_unexpected(ref: dict, config: HM
     assert "missing (1): backbone.last_norm.bias" in msg and "unexpected (1): discriminator.x" in msg
 
 
-def test_missing_checkpoint_names_file_and_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HMR2_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("HMR2_CHECKPOINT", raising=False)
+def test_missing_checkpoint_names_file_and_place(tmp_path: Path) -> None:
+    files = ServiceConfig.from_env({"HMR2_CACHE_DIR": str(tmp_path)}).hmr2_files()  # upstream's variable name
     expected = tmp_path / "logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt"
     with pytest.raises(FileNotFoundError, match="epoch=35-step=1000000.ckpt") as err:
-        load_hmr2()
+        files.weights()
     assert str(expected) in str(err.value)
+
+
+def test_weights_prefer_explicit_file_then_conversion(tmp_path: Path) -> None:
+    explicit = tmp_path / "mine.safetensors"
+    explicit.write_bytes(b"")
+    config = ServiceConfig.from_env({"POSE_HMR2_CACHE_DIR": str(tmp_path), "HMR2_CACHE_DIR": "/elsewhere"})
+    assert config.hmr2_files().cache == tmp_path  # the POSE_ name wins over upstream's
+    assert config.hmr2_files().converted() == tmp_path / "hmr2.safetensors"
+    (tmp_path / "hmr2.safetensors").write_bytes(b"")
+    assert config.hmr2_files().weights() == tmp_path / "hmr2.safetensors"
+    with_checkpoint = ServiceConfig(hmr2_cache_dir=str(tmp_path), hmr2_checkpoint=str(explicit))
+    assert with_checkpoint.hmr2_files().weights() == explicit
 
 
 def test_random_checkpoint_loads(tmp_path: Path, config: HMR2Config) -> None:

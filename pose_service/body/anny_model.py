@@ -32,7 +32,6 @@ from pose_service.conventions import BODY25_NAMES
 if TYPE_CHECKING:
     import anny
 
-CACHE_ENV = "POSE_ANNY_CACHE_DIR"
 DEFAULT_CACHE_DIR = pathlib.Path.home() / ".cache" / "pose-service" / "anny"
 
 # The posable bones a fitter optimises (the first of each chain segment; the rest follow rigidly).
@@ -55,8 +54,8 @@ _NATIVE_TO_CAMERA = ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, 1.0, 0.0))
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> pathlib.Path:
-    """The Anny cache directory: ``path``, else ``$POSE_ANNY_CACHE_DIR``, else ``~/.cache/pose-service/anny``."""
-    return pathlib.Path(path or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
+    """The Anny cache directory: ``path`` (``ServiceConfig.anny_cache_dir``), else ``~/.cache/pose-service/anny``."""
+    return pathlib.Path(path or DEFAULT_CACHE_DIR).expanduser()
 
 
 def _import_anny(cache: pathlib.Path):
@@ -186,9 +185,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pose_service.body.anny_model")
     commands = parser.add_subparsers(required=True)
     build = commands.add_parser("build-cache", help="build anny's model-data cache (first run ~40 s, 790 MB)")
-    build.add_argument("--cache-dir", help=f"default: ${CACHE_ENV} or {DEFAULT_CACHE_DIR}")
+    build.add_argument("--cache-dir", help=f"default: $POSE_ANNY_CACHE_DIR or {DEFAULT_CACHE_DIR}")
     build.set_defaults(run=_build_cache)
     args = parser.parse_args(argv)
+    if not args.cache_dir:
+        from ..config import ServiceConfig
+
+        args.cache_dir = ServiceConfig.from_env().anny_cache_dir
     args.run(args)
 
 

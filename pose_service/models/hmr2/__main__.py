@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import cache_dir, check_state_dict, convert
+from ...config import ServiceConfig
+from .checkpoint import check_state_dict, convert
 from .fetch import ARCHIVE_URLS, ArchiveError, fetch
 from .network import HMR2, HMR2Config
 
@@ -63,14 +64,15 @@ def main(argv: list[str] | None = None) -> int:
                                                        "the released HMR 2.0 sizes")
     p_fetch = sub.add_parser("fetch", help="download (resumable), check and unpack hmr2_data.tar.gz into the cache")
     p_fetch.add_argument("--url", action="append", help="archive URL to try (repeatable); default: upstream's")
-    p_fetch.add_argument("--cache-dir", type=Path, help="default: $HMR2_CACHE_DIR or ~/.cache/4DHumans")
+    p_fetch.add_argument("--cache-dir", type=Path, help="default: $POSE_HMR2_CACHE_DIR, $HMR2_CACHE_DIR or ~/.cache/4DHumans")
     args = parser.parse_args(argv)
     if args.command == "verify":
         return 0 if verify(args.reference) else 1
     if args.command == "fetch":
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         try:
-            print(f"ready: {fetch(args.cache_dir or cache_dir(), tuple(args.url or ARCHIVE_URLS))}")
+            cache = args.cache_dir or ServiceConfig.from_env().hmr2_files().cache
+            print(f"ready: {fetch(cache, tuple(args.url or ARCHIVE_URLS))}")
         except ArchiveError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

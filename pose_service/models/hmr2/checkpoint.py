@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import pickle
 import types
 import zipfile
@@ -23,8 +22,6 @@ import torch
 
 from .network import HMR2, HMR2Config
 
-CACHE_DIR_ENV = "HMR2_CACHE_DIR"
-CHECKPOINT_ENV = "HMR2_CHECKPOINT"
 DEFAULT_CACHE_DIR = Path("~/.cache/4DHumans")
 CHECKPOINT_RELPATH = Path("logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt")
 MODEL_PREFIXES = ("backbone.", "smpl_head.")  # the rest (discriminator, smpl, optimizer moments) is not needed
@@ -35,19 +32,38 @@ _FORMAT = "hmr2-state-dict-v1"  # safetensors metadata tag
 # Paths of the upstream cache layout
 
 
-def cache_dir() -> Path:
-    """Upstream's cache folder, ``~/.cache/4DHumans``, or ``$HMR2_CACHE_DIR``."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR).expanduser()
+@dataclass(frozen=True)
+class HMR2Files:
+    """Where the HMR 2.0 files are: upstream's cache folder (``logs/`` and ``data/`` inside, as
+    ``hmr2_data.tar.gz`` unpacks) and, optionally, one weights file that overrides the cache's."""
 
+    cache: Path = DEFAULT_CACHE_DIR.expanduser()
+    checkpoint: Path | None = None
 
-def checkpoint_path() -> Path:
-    """``$HMR2_CHECKPOINT``, or the released checkpoint's place in the cache folder."""
-    return Path(os.environ.get(CHECKPOINT_ENV) or cache_dir() / CHECKPOINT_RELPATH).expanduser()
+    @classmethod
+    def from_settings(cls, cache_dir: str = "", checkpoint: str = "") -> "HMR2Files":
+        """From ``ServiceConfig.hmr2_cache_dir`` / ``hmr2_checkpoint`` (empty: the defaults)."""
+        return cls(Path(cache_dir or DEFAULT_CACHE_DIR).expanduser(),
+                   Path(checkpoint).expanduser() if checkpoint else None)
 
+    def data(self, name: str) -> Path:
+        """A file of upstream's ``data`` folder, e.g. ``smpl_mean_params.npz`` or ``smpl/SMPL_NEUTRAL.pkl``."""
+        return self.cache / "data" / name
 
-def data_path(name: str) -> Path:
-    """A file of upstream's ``data`` folder, e.g. ``smpl_mean_params.npz`` or ``smpl/SMPL_NEUTRAL.pkl``."""
-    return cache_dir() / "data" / name
+    def upstream_checkpoint(self) -> Path:
+        """The explicit checkpoint, or the released one's place in the cache folder."""
+        return self.checkpoint or self.cache / CHECKPOINT_RELPATH
+
+    def converted(self) -> Path:
+        """Where ``setup-4d-humans-wsl.sh`` writes the safetensors conversion: ``<cache>/hmr2.safetensors``."""
+        return self.cache / "hmr2.safetensors"
+
+    def weights(self) -> Path:
+        """The weights file to serve: the explicit checkpoint, else the converted safetensors when present, else
+        the upstream checkpoint in the cache layout (an error names what is missing and where it goes)."""
+        if self.checkpoint is None and self.converted().is_file():
+            return self.converted()
+        return require_file(self.upstream_checkpoint())
 
 
 def require_file(path: Path) -> Path:
@@ -55,8 +71,8 @@ def require_file(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"HMR 2.0 file not found: {path}. Put it there (upstream's hmr2_data.tar.gz unpacks into "
-            f"{DEFAULT_CACHE_DIR}/), or point ${CACHE_DIR_ENV} at the folder holding logs/ and data/, "
-            f"or ${CHECKPOINT_ENV} at the checkpoint file itself.")
+            f"{DEFAULT_CACHE_DIR}/), or point POSE_HMR2_CACHE_DIR (or upstream's HMR2_CACHE_DIR) at the folder "
+            f"holding logs/ and data/, or POSE_HMR2_CHECKPOINT at the checkpoint file itself.")
     return path
 
 
@@ -181,13 +197,13 @@ def load_safetensors(path: Path | str, config: HMR2Config | None = None
     return state_dict, config
 
 
-def load_hmr2(path: Path | str | None = None, config: HMR2Config | None = None, device: str = "cpu") -> HMR2:
-    """The network in eval mode, from a ``.safetensors`` file or an upstream checkpoint (default: the cache's).
+def load_hmr2(path: Path | str, config: HMR2Config | None = None, device: str = "cpu") -> HMR2:
+    """The network in eval mode, from a ``.safetensors`` file or an upstream checkpoint.
 
     The module is built on the meta device and takes the loaded tensors as its parameters, so the weights are
     never allocated twice.
     """
-    path = Path(path) if path is not None else checkpoint_path()
+    path = Path(path)
     if path.suffix == ".safetensors":
         state_dict, config = load_safetensors(path, config)
     else:
@@ -198,17 +214,3 @@ def load_hmr2(path: Path | str | None = None, config: HMR2Config | None = None, 
         model = HMR2(config)
     model.load_state_dict(state_dict, strict=True, assign=True)
     return model.to(device).eval()
-
-
-def converted_path() -> Path:
-    """Where ``setup-4d-humans-wsl.sh`` writes the safetensors conversion: ``<cache>/hmr2.safetensors``."""
-    return cache_dir() / "hmr2.safetensors"
-
-
-def resolve_weights() -> Path:
-    """The weights file to serve: ``$HMR2_CHECKPOINT``, else the converted safetensors when present, else the
-    upstream checkpoint in the cache layout (an error names what is missing and where it goes)."""
-    if os.environ.get(CHECKPOINT_ENV):
-        return require_file(checkpoint_path())
-    converted = converted_path()
-    return converted if converted.is_file() else require_file(checkpoint_path())
