@@ -81,7 +81,7 @@ def _detector(config: ServiceConfig):
     else:
         from .detect.blazepose import BlazePoseDetector
 
-        detector = BlazePoseDetector()
+        detector = BlazePoseDetector(max_tiles=config.max_tiles)
     detector.warm_up()
     return detector
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .decode import ImageLimits
     from .models.hmr2.checkpoint import HMR2Files
     from .pipeline import VideoOptions
     from .tracking import TrackerConfig
@@ -38,6 +39,12 @@ class ServiceConfig:
     translation), the fastest mode."""
     wide_search_every: int = 10
     """Search each video's frames in tiles every this many frames, for new, small people (``POSE_WIDE_SEARCH_EVERY``)."""
+    max_tiles: int = 48
+    """Most detector tiles in one frame's wide search (``POSE_MAX_TILES``); larger frames get larger tiles, so a
+    huge frame cannot hold the detector for long."""
+    max_people: int = 8
+    """Most people detected in one frame (``POSE_MAX_PEOPLE``); beyond it the most confident are kept, so a crowd
+    cannot hold the body model for long. Tracked people missed in the frame are still predicted."""
     device: str = "auto"
     """Torch device for models that use torch (``POSE_DEVICE``): ``auto`` (CUDA when available), ``cpu``, ``cuda``."""
     oom_policy: str = "cpu"
@@ -46,6 +53,11 @@ class ServiceConfig:
     """Largest request body accepted, in bytes (``POSE_MAX_BODY_BYTES``); larger gives 413."""
     max_image_pixels: int = 40_000_000
     """Largest decoded image accepted, in pixels (``POSE_MAX_IMAGE_PIXELS``); larger gives 413."""
+    max_image_side: int = 8192
+    """Longest image side accepted, in pixels (``POSE_MAX_IMAGE_SIDE``; OpenCV fails at 32,767); longer gives 413."""
+    max_aspect_ratio: float = 10.0
+    """Most elongated image accepted, long side : short side (``POSE_MAX_ASPECT_RATIO``); more gives 413 (a 32766x1
+    strip would otherwise be searched in tens of thousands of tiles)."""
     session_ttl_s: int = 300
     """A video session unused this long is forgotten (``POSE_SESSION_TTL_S``)."""
     max_sessions: int = 1000
@@ -114,19 +126,29 @@ class ServiceConfig:
             raise ValueError(f"unknown body_model {self.body_model!r}; choose one of {', '.join(BODY_MODELS)}")
         if self.oom_policy not in OOM_POLICIES:
             raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
+        if not (self.max_aspect_ratio >= 1.0 and 0 < self.max_image_side < 32767):
+            raise ValueError("max_aspect_ratio must be >= 1 and max_image_side within 1..32766 (OpenCV's bound)")
         if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,
-               self.session_lock_timeout_s, self.wide_search_every, self.track_confirm_hits) <= 0 or self.track_max_age < 0 \
+               self.session_lock_timeout_s, self.wide_search_every, self.track_confirm_hits, self.max_tiles,
+               self.max_people) <= 0 or self.track_max_age < 0 \
                 or self.reorder_window < 0 or self.reorder_wait_ms < 0:
             raise ValueError("size limits, session TTL and session cap must be positive; reorder settings >= 0")
         if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:
             raise ValueError("batch frame limit, job cap and job TTL must be positive")
+
+    def image_limits(self) -> "ImageLimits":
+        """What an accepted image may be (size, side, aspect ratio)."""
+        from .decode import ImageLimits
+
+        return ImageLimits(self.max_image_pixels, self.max_image_side, self.max_aspect_ratio)
 
     def video_options(self) -> "VideoOptions":
         """How each video's frames are searched, ordered and tracked."""
         from .pipeline import VideoOptions
 
         return VideoOptions(tracker=self.tracker_config(), wide_search_every=self.wide_search_every,
-                            reorder_window=self.reorder_window, reorder_wait_s=self.reorder_wait_ms / 1000.0)
+                            reorder_window=self.reorder_window, reorder_wait_s=self.reorder_wait_ms / 1000.0,
+                            max_people=self.max_people)
 
     def tracker_config(self) -> "TrackerConfig":
         """The tracker's settings these fields choose (the rest keep :class:`TrackerConfig`'s defaults)."""
@@ -153,6 +175,8 @@ class ServiceConfig:
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif f.type == "int":
                 values[f.name] = int(raw)
+            elif f.type == "float":
+                values[f.name] = float(raw)
             else:
                 values[f.name] = raw.strip()
         values.update(overrides)

@@ -86,10 +86,20 @@ class VideoOptions:
     """How long a frame that arrived ahead of earlier ones waits for them (0: never)."""
     settle_shape_frames: int = 30
     """Fitted frames after which a track's body shape is settled (see ``FramePipeline._settle_shapes``)."""
+    max_people: Optional[int] = None
+    """Most people detected per frame, the most confident kept (None: all)."""
 
 
 class GpuOutOfMemory(RuntimeError):
     """A stage ran out of GPU memory and is configured not to fall back to the CPU (the API answers 503)."""
+
+
+def most_confident(people: list[Person], limit: Optional[int]) -> list[Person]:
+    """The ``limit`` highest-scoring people, in their original order (all when ``limit`` is None)."""
+    if limit is None or len(people) <= limit:
+        return people
+    kept = set(sorted(range(len(people)), key=lambda i: -people[i].score)[:limit])
+    return [p for i, p in enumerate(people) if i in kept]
 
 
 def simulated_miss(video_id: str, frame_number: int, index: int, rate: float) -> bool:
@@ -206,7 +216,7 @@ class FramePipeline:
             session.bodies.give_height(request.height_cm)
             hints = session.tracker.hints(request.frame_number)
             wide = session.frames_seen % self.video.wide_search_every == 0
-            people = self.detector(image, hints, wide)
+            people = most_confident(self.detector(image, hints, wide), self.video.max_people)
             if session.tracker.tracks:  # a miss before anyone is tracked tests nothing: there is nothing to fill
                 people = [
                     person

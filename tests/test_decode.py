@@ -1,15 +1,17 @@
 """Stage 1: payload -> RGB image."""
 
 import base64
+from io import BytesIO
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from pose_service.decode import DecodeError, ImageTooLarge, decode_image
+from pose_service.decode import DecodeError, ImageLimits, ImageTooLarge, decode_image
 from tests.conftest import encode_b64
 
-LIMIT = 10_000_000
+LIMIT = ImageLimits(max_pixels=10_000_000)
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +86,6 @@ def test_truncated_jpeg_is_invalid(astronaut):
 
 
 def test_gif_is_refused_as_unsupported():
-    from io import BytesIO
-
-    from PIL import Image
-
     buf = BytesIO()
     Image.new("RGB", (8, 8)).save(buf, format="GIF")
     with pytest.raises(DecodeError) as info:
@@ -97,6 +95,41 @@ def test_gif_is_refused_as_unsupported():
 
 def test_pixel_limit_is_checked_from_the_header(small):
     with pytest.raises(ImageTooLarge):
-        decode_image(encode_b64(small, ".png"), max_pixels=40 * 60 - 1)
+        decode_image(encode_b64(small, ".png"), ImageLimits(max_pixels=40 * 60 - 1))
     with pytest.raises(ImageTooLarge):
-        decode_image(base64.b64encode(small.tobytes()).decode(), 100, width=60, height=40, pixel_format="rgb24")
+        decode_image(base64.b64encode(small.tobytes()).decode(), ImageLimits(max_pixels=100), width=60, height=40,
+                     pixel_format="rgb24")
+
+
+def _png_b64(width: int, height: int) -> str:
+    buf = BytesIO()
+    Image.new("L", (width, height)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.mark.parametrize("width, height, words", [
+    (32766, 1, "side"),           # 176 bytes: once tiled into ~44,000 detector tiles, stalling every video
+    (8000, 1, "aspect ratio"),
+    (1, 8000, "aspect ratio"),
+    (32767, 4000, "side|pixels"), # beyond OpenCV's int16 image side: an assertion, a 5xx
+    (9000, 1000, "side"),
+])
+def test_extreme_shapes_are_refused_from_the_header(width, height, words):
+    with pytest.raises(ImageTooLarge, match=words):
+        decode_image(_png_b64(width, height), ImageLimits(max_pixels=200_000_000))
+
+
+def test_aspect_limit_admits_wide_frames_within_it():
+    assert decode_image(_png_b64(1000, 100), LIMIT).shape == (100, 1000, 3)
+
+
+def test_phone_jpeg_with_mpf_segment_decodes_its_first_image():
+    """Phones write JPEGs with an MPF segment (extra images: a depth map, a preview); PIL calls them MPO."""
+    y, x = np.mgrid[0:40, 0:60]
+    smooth = np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.uint8)  # JPEG keeps a smooth image closely
+    buf = BytesIO()
+    Image.fromarray(smooth).save(buf, format="MPO", save_all=True, append_images=[Image.new("RGB", (8, 8))],
+                                quality=95)
+    assert Image.open(BytesIO(buf.getvalue())).format == "MPO"
+    decoded = decode_image(base64.b64encode(buf.getvalue()).decode(), LIMIT)
+    assert decoded.shape == smooth.shape and np.abs(decoded.astype(int) - smooth).mean() < 3

@@ -22,7 +22,7 @@ from ..batch.queue import BatchInput, RQJobs
 from ..batch.runner import BatchOptions, run_batch
 from ..batch.video import VideoError, probe_video, read_frames
 from ..config import ServiceConfig
-from ..decode import DecodeError, decode_image
+from ..decode import DecodeError, ImageLimits, decode_image
 from ..pipeline import GpuOutOfMemory
 from .errors import ApiError
 from .context import json_body, ready_pipeline, runtime
@@ -65,9 +65,9 @@ def _too_many(count: int, config: ServiceConfig, hint: str = "") -> ApiError:
     return ApiError(413, "too_many_frames", f"the batch has {count} frames; the limit is {config.batch_max_frames}{hint}")
 
 
-def _decode(frame: BatchFrame, index: int, max_pixels: int) -> np.ndarray:
+def _decode(frame: BatchFrame, index: int, limits: ImageLimits) -> np.ndarray:
     try:
-        return decode_image(frame.image_base64, max_pixels, frame.width, frame.height, frame.pixel_format)
+        return decode_image(frame.image_base64, limits, frame.width, frame.height, frame.pixel_format)
     except DecodeError as exc:
         raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, f"frames[{index}]: {exc}") from None
 
@@ -81,16 +81,16 @@ def prepare_json(config: ServiceConfig, batch_id: str) -> PreparedBatch:
         if numbers[i] <= numbers[i - 1]:
             raise ApiError(400, "invalid_field", f"frames[{i}].frame_number: must be greater than the previous frame's")
     for i, frame in enumerate(req.frames):
-        _decode(frame, i, config.max_image_pixels)
+        _decode(frame, i, config.image_limits())
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:
         # Decoded again when the batch runs: holding every decoded frame of a long batch would cost far more
         # memory than the request body, for a decode that takes a few ms next to the pipeline's tens.
         for i, (number, frame) in enumerate(zip(numbers, req.frames)):
-            yield number, _decode(frame, i, config.max_image_pixels)
+            yield number, _decode(frame, i, config.image_limits())
 
     options = _options(req, batch_id)
-    queued = lambda: BatchInput(options, len(numbers), config.max_image_pixels, frames=[  # noqa: E731
+    queued = lambda: BatchInput(options, len(numbers), config.image_limits(), frames=[  # noqa: E731
         {"frame_number": number, "image_base64": frame.image_base64, "width": frame.width, "height": frame.height,
          "pixel_format": frame.pixel_format} for number, frame in zip(numbers, req.frames)])
     return PreparedBatch(options, len(numbers), frames, lambda: None, queued)
@@ -108,9 +108,10 @@ def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
     try:
         upload.save(path)
         count, width, height = probe_video(path)
-        if width * height > config.max_image_pixels:
-            raise ApiError(413, "image_too_large",
-                           f"video frames have {width * height} pixels; the limit is {config.max_image_pixels}")
+        try:
+            config.image_limits().check(width, height)
+        except DecodeError as exc:
+            raise ApiError(413, exc.code, f"video frames: {exc}") from None
         if form.max_frames is None and count > config.batch_max_frames:
             raise _too_many(count, config, " (send max_frames to process the first ones)")
         total = min(count, form.max_frames or count, config.batch_max_frames)
@@ -121,7 +122,7 @@ def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
         cleanup()
         raise
     options = _options(form, batch_id)
-    queued = lambda: BatchInput(options, total, config.max_image_pixels, video=path.read_bytes(),  # noqa: E731
+    queued = lambda: BatchInput(options, total, config.image_limits(), video=path.read_bytes(),  # noqa: E731
                                 video_suffix=path.suffix)
     return PreparedBatch(options, total, lambda: enumerate(read_frames(path, total)), cleanup, queued)
 

@@ -95,7 +95,7 @@ def photo_measurements() -> Response:
     images = []
     for index, photo in enumerate(req.images_base64):
         try:
-            images.append(decode_image(photo, config.max_image_pixels))
+            images.append(decode_image(photo, config.image_limits()))
         except DecodeError as exc:
             raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code,
                            f"images_base64[{index}]: {exc}") from None

@@ -47,7 +47,7 @@ def pose_hybrid() -> Response:
     req = parse(PoseRequest, json_body())
     pipeline = ready_pipeline()
     try:
-        image = decode_image(req.image_base64, config.max_image_pixels, req.width, req.height, req.pixel_format)
+        image = decode_image(req.image_base64, config.image_limits(), req.width, req.height, req.pixel_format)
     except DecodeError as exc:
         raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, str(exc)) from None
 

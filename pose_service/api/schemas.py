@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, StringConstraints,
+from pydantic import (BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr, StringConstraints,
                       ValidationError)
 
 from ..decode.image import RAW_CHANNELS
@@ -12,6 +12,11 @@ from .errors import ApiError
 
 PixelFormat = Literal[tuple(RAW_CHANNELS)]  # type: ignore[valid-type]
 HeightCm = Annotated[float, Field(ge=50, le=260, allow_inf_nan=False)]
+FocalLengthPx = Annotated[float, Field(ge=1, le=1e6, allow_inf_nan=False)]
+"""A focal length in pixels: 1e6 is a field of view of 0.04 degrees across a 640 px frame; beyond it the fit's
+depth runs away (and at 1e30 its linear algebra fails)."""
+VideoId = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""A client's name for a video: no control characters, which would forge log lines."""
 TrackIdKey = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
 HeightsCm = Union[HeightCm, Annotated[dict[TrackIdKey, HeightCm], Field(max_length=64)]]
 """A person's known height: a number for the video's main subject, or ``{"<track_id>": cm}``."""
@@ -22,13 +27,13 @@ class PoseRequest(BaseModel):
 
     image_base64: StrictStr
     frame_number: StrictInt = Field(ge=0)
-    video_id: Optional[StrictStr] = Field(default=None, min_length=1, max_length=256)
+    video_id: Optional[VideoId] = None
     width: Optional[StrictInt] = Field(default=None, gt=0)
     height: Optional[StrictInt] = Field(default=None, gt=0)
     pixel_format: Optional[PixelFormat] = None
     include_mesh: StrictBool = True
     include_faces: StrictBool = True
-    focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
+    focal_length_px: Optional[FocalLengthPx] = None
     simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     height_cm: Optional[HeightsCm] = None
 
@@ -73,16 +78,20 @@ class BatchOptionsFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    video_id: Optional[str] = Field(default=None, min_length=1, max_length=256)
+    video_id: Optional[VideoId] = None
     include_mesh: bool = True
     include_faces: bool = True
-    focal_length_px: Optional[float] = Field(default=None, gt=0, allow_inf_nan=False)
+    focal_length_px: Optional[FocalLengthPx] = None
     simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     smooth: bool = True
     height_cm: Optional[HeightsCm] = None
 
 
 class BatchRequest(BatchOptionsFields):
+    """The JSON batch: strict types, as in ``/pose/hybrid`` (only the multipart form needs strings converted)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
     frames: list[BatchFrame] = Field(min_length=1)
 
 

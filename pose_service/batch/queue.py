@@ -22,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..config import ServiceConfig
-from ..decode import decode_image
+from ..decode import ImageLimits, decode_image
 from .jobs import Job, JobQueueFull
 from .runner import BatchOptions, run_batch
 from .video import read_frames
@@ -44,7 +44,7 @@ class BatchInput:
 
     options: BatchOptions
     frames_total: int
-    max_image_pixels: int
+    image_limits: ImageLimits
     frames: Optional[list[dict[str, Any]]] = None
     video: Optional[bytes] = None
     video_suffix: str = ""
@@ -58,7 +58,7 @@ def input_frames(batch: BatchInput, folder: Path) -> Iterator[tuple[int, np.ndar
         yield from enumerate(read_frames(path, batch.frames_total))
         return
     for frame in batch.frames or []:
-        image = decode_image(frame["image_base64"], batch.max_image_pixels, frame["width"], frame["height"],
+        image = decode_image(frame["image_base64"], batch.image_limits, frame["width"], frame["height"],
                              frame["pixel_format"])
         yield frame["frame_number"], image
 

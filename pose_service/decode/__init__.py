@@ -1,5 +1,5 @@
 """Stage 1: request payload -> RGB image."""
 
-from .image import DecodeError, ImageTooLarge, decode_image
+from .image import DecodeError, ImageLimits, ImageTooLarge, decode_image
 
-__all__ = ["DecodeError", "ImageTooLarge", "decode_image"]
+__all__ = ["DecodeError", "ImageLimits", "ImageTooLarge", "decode_image"]

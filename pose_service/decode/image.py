@@ -12,13 +12,15 @@ import binascii
 import io
 import re
 import warnings
+from dataclasses import dataclass
 from typing import Optional
 
 import cv2
 import numpy as np
 from PIL import Image
 
-ENCODED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+# MPO: a phone JPEG whose MPF segment (APP2) lists extra images (a depth map, a preview); the first is the photo.
+ENCODED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP")
 RAW_CHANNELS = {"rgb24": 3, "bgr24": 3, "rgba32": 4, "bgra32": 4, "gray8": 1}
 _DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
@@ -33,8 +35,32 @@ class DecodeError(ValueError):
 
 
 class ImageTooLarge(DecodeError):
-    def __init__(self, pixels: int, limit: int) -> None:
-        super().__init__("image_too_large", f"image has {pixels} pixels; the limit is {limit}")
+    def __init__(self, message: str) -> None:
+        super().__init__("image_too_large", message)
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an accepted image may be. Each bound stops a real failure: pixels bound memory; a side of 32,767 px or
+    more trips OpenCV's assertions; an extreme aspect ratio (32766 x 1) would be searched in tens of thousands
+    of detector tiles."""
+
+    max_pixels: int = 40_000_000
+    max_side: int = 8192
+    max_aspect_ratio: float = 10.0
+
+    def check(self, width: int, height: int) -> None:
+        """Raise :class:`DecodeError` (``empty_image``) or :class:`ImageTooLarge` unless ``width`` x ``height``
+        is within the limits."""
+        if width <= 0 or height <= 0:
+            raise DecodeError("empty_image", "image has no pixels")
+        if width * height > self.max_pixels:
+            raise ImageTooLarge(f"image has {width * height} pixels; the limit is {self.max_pixels}")
+        if max(width, height) > self.max_side:
+            raise ImageTooLarge(f"image is {width}x{height}; no side may exceed {self.max_side} px")
+        if max(width, height) > self.max_aspect_ratio * min(width, height):
+            raise ImageTooLarge(f"image is {width}x{height}; its aspect ratio may not exceed "
+                                f"{self.max_aspect_ratio:g}:1")
 
 
 def decode_base64(text: str) -> bytes:
@@ -53,7 +79,7 @@ def decode_base64(text: str) -> bytes:
     return data
 
 
-def decode_encoded(data: bytes, max_pixels: int) -> np.ndarray:
+def decode_encoded(data: bytes, limits: ImageLimits) -> np.ndarray:
     """JPEG/PNG/WebP/BMP bytes -> (H, W, 3) RGB uint8, EXIF orientation applied."""
     try:
         with warnings.catch_warnings():
@@ -61,28 +87,24 @@ def decode_encoded(data: bytes, max_pixels: int) -> np.ndarray:
             header = Image.open(io.BytesIO(data))
             fmt, (width, height) = header.format, header.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DecodeError("image_too_large", f"image is larger than the limit of {max_pixels} pixels") from None
+        raise ImageTooLarge(f"image is larger than the limit of {limits.max_pixels} pixels") from None
     except Exception:
         raise DecodeError("invalid_image", "image_base64 is not a decodable JPEG, PNG, WebP or BMP image") from None
     if fmt not in ENCODED_FORMATS:
         raise DecodeError("unsupported_image_format", f"image format {fmt} is not one of {', '.join(ENCODED_FORMATS)}")
-    if width * height == 0:
-        raise DecodeError("empty_image", "image has no pixels")
-    if width * height > max_pixels:
-        raise ImageTooLarge(width * height, max_pixels)
+    limits.check(width, height)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise DecodeError("invalid_image", f"the {fmt} image could not be decoded (truncated or corrupt)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def decode_raw(data: bytes, width: int, height: int, pixel_format: str, max_pixels: int) -> np.ndarray:
+def decode_raw(data: bytes, width: int, height: int, pixel_format: str, limits: ImageLimits) -> np.ndarray:
     """A raw, row-major pixel buffer -> (H, W, 3) RGB uint8."""
     channels = RAW_CHANNELS.get(pixel_format)
     if channels is None:
         raise DecodeError("invalid_field", f"pixel_format must be one of {', '.join(RAW_CHANNELS)}")
-    if width * height > max_pixels:
-        raise ImageTooLarge(width * height, max_pixels)
+    limits.check(width, height)
     expected = width * height * channels
     if len(data) != expected:
         raise DecodeError(
@@ -102,7 +124,7 @@ def decode_raw(data: bytes, width: int, height: int, pixel_format: str, max_pixe
 
 def decode_image(
     image_base64: str,
-    max_pixels: int,
+    limits: ImageLimits,
     width: Optional[int] = None,
     height: Optional[int] = None,
     pixel_format: Optional[str] = None,
@@ -111,7 +133,7 @@ def decode_image(
     data = decode_base64(image_base64)
     raw_fields = (width, height, pixel_format)
     if all(v is None for v in raw_fields):
-        return decode_encoded(data, max_pixels)
+        return decode_encoded(data, limits)
     if any(v is None for v in raw_fields):
         raise DecodeError("invalid_field", "a raw pixel buffer needs all of width, height and pixel_format")
-    return decode_raw(data, int(width), int(height), str(pixel_format), max_pixels)
+    return decode_raw(data, int(width), int(height), str(pixel_format), limits)

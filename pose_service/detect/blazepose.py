@@ -186,6 +186,7 @@ class BlazePoseDetector:
         tile_size: int = 320,
         tile_overlap: float = 0.25,
         tile_min_side: int = 640,
+        max_tiles: int = 48,
         hint_margin: float = 1.5,
         max_people: Optional[int] = None,
         min_presence_zoomed: float = 0.8,
@@ -196,6 +197,8 @@ class BlazePoseDetector:
         tile_size, tile_overlap: side of the square detector tiles (pixels) and their overlap (fraction of a tile).
             An 80 px tall person is found reliably in tiles of up to ~320 px (the detector sees them at >= 56 px).
         tile_min_side: tile by default when the frame's longer side is at least this many pixels.
+        max_tiles: most tiles per frame; a larger frame gets larger tiles. Each detector run costs 5-40 ms on 2
+            CPU cores with the detector lock held, so the count bounds how long one frame can stall the others.
         hint_margin: a hint box is searched in a square crop this many times its longer side.
         max_people: keep at most this many people, best detector scores first (None: all).
         min_presence_zoomed: pose-presence threshold for people found only in a tile or hint crop.
@@ -223,6 +226,7 @@ class BlazePoseDetector:
         self.tile_size = tile_size
         self.tile_overlap = tile_overlap
         self.tile_min_side = tile_min_side
+        self.max_tiles = max_tiles
         self.hint_margin = hint_margin
         self.max_people = max_people
         self.min_presence_zoomed = min_presence_zoomed
@@ -311,10 +315,18 @@ class BlazePoseDetector:
         return (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side)
 
     def tile_regions(self, width: int, height: int) -> list[Box]:
-        """Square tiles of ``tile_size`` spread evenly so that neighbours overlap by at least ``tile_overlap``."""
+        """Square tiles of ``tile_size`` (larger where more than ``max_tiles`` would be needed) spread evenly so
+        that neighbours overlap by at least ``tile_overlap``."""
         side = float(min(self.tile_size, width, height))
-        step = side * (1.0 - self.tile_overlap)
-        xs, ys = (np.linspace(0.0, n - side, math.ceil((n - side) / step) + 1) for n in (width, height))
+
+        def positions(side: float) -> tuple[np.ndarray, np.ndarray]:
+            step = side * (1.0 - self.tile_overlap)
+            return tuple(np.linspace(0.0, n - side, math.ceil((n - side) / step) + 1) for n in (width, height))
+
+        xs, ys = positions(side)
+        while len(xs) * len(ys) > self.max_tiles and side < min(width, height):
+            side = min(side * 1.25, float(min(width, height)))
+            xs, ys = positions(side)
         return [(float(x), float(y), side, side) for y in ys for x in xs]
 
     def _detect_region(self, rgb: np.ndarray, region: Box) -> _Detections:
