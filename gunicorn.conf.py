@@ -5,16 +5,37 @@ across fork). Threads let /health answer while a worker is busy with a frame; mo
 """
 
 import os
+import sys
 
-bind = f"{os.environ.get('POSE_HOST', '0.0.0.0')}:{os.environ.get('POSE_PORT', '5000')}"
-workers = int(os.environ.get("POSE_WORKERS", "1"))
+
+def _positive_int(name: str, default: str) -> int:
+    """A bad value names its variable and exits with status 2 (gunicorn would print a traceback and exit 1)."""
+    raw = os.environ.get(name, default)
+    if not raw.strip().isdigit() or int(raw) <= 0:
+        sys.stderr.write(f"pose service: {name}: {raw!r} must be a positive integer\n")
+        sys.exit(2)
+    return int(raw)
+
+
+bind = f"{os.environ.get('POSE_HOST', '0.0.0.0')}:{_positive_int('POSE_PORT', '5000')}"
+workers = _positive_int("POSE_WORKERS", "1")
 worker_class = "gthread"
-threads = int(os.environ.get("POSE_THREADS", "4"))
+threads = _positive_int("POSE_THREADS", "4")
 # A first CPU frame (cold fit) or a batch can take seconds; the default 30 s would kill such a worker.
-timeout = int(os.environ.get("POSE_WORKER_TIMEOUT", "300"))
+timeout = _positive_int("POSE_WORKER_TIMEOUT", "300")
 graceful_timeout = 30
 keepalive = 5
 accesslog = os.environ.get("POSE_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("POSE_LOG_LEVEL", "info").lower()
 wsgi_app = "pose_service.app:create_app()"
+
+
+def on_starting(server):
+    from pose_service.config import ConfigError, ServiceConfig
+
+    try:  # here, once, rather than in every worker, where gunicorn would say only "Worker failed to boot"
+        ServiceConfig.from_env()
+    except ConfigError as exc:
+        sys.stderr.write(f"pose service: {exc}\n")
+        sys.exit(2)

@@ -133,12 +133,14 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
 
     device = torch.device(resolve_device(config.device))
     detector = _loaded(report, config.detector, lambda: _detector(config))
+    # Files are looked for inside the reported steps, so that a missing one shows in /health as that model's
+    # failure, with its path and where it goes. SMPL first: it loads in a second, the network in tens.
     files = config.hmr2_files()
-    weights = files.weights()
     smpl_dir = files.data("smpl")
-    log.info("[INIT] HMR 2.0 weights: %s; SMPL: %s", weights, smpl_dir)
-    network = _loaded(report, "hmr2", lambda: load_hmr2(weights, device="cpu"))
     smpl = _loaded(report, "smpl", lambda: SMPLModel.from_file(smpl_dir))
+    network = _loaded(report, "hmr2", lambda: load_hmr2(files.weights(), device="cpu"))
+    weights = files.weights()
+    log.info("[INIT] HMR 2.0 weights: %s; SMPL: %s", weights, smpl_dir)
     # Keypoint extents stop short of the silhouette; a detector's own boxes (ViTDet) are used as they are.
     padding = 1.0 if config.detector == "vitdet" else BOX_PADDING
     regressor = HMR2Regressor(network, smpl, device, oom_policy=config.oom_policy, box_padding=padding)

@@ -24,6 +24,21 @@ OOM_POLICIES = ("cpu", "fail")
 UPSTREAM_NAMES = {"hmr2_cache_dir": "HMR2_CACHE_DIR", "hmr2_checkpoint": "HMR2_CHECKPOINT"}
 
 
+_CHOICES = {"backend": BACKENDS, "detector": DETECTORS, "body_model": BODY_MODELS, "oom_policy": OOM_POLICIES}
+_POSITIVE = ("max_body_bytes", "max_image_pixels", "max_tiles", "max_people", "session_ttl_s", "max_sessions",
+             "session_lock_timeout_s", "wide_search_every", "track_confirm_hits", "batch_max_frames",
+             "job_max_active", "job_ttl_s", "retry_after_s")
+_NON_NEGATIVE = ("track_max_age", "reorder_window", "reorder_wait_ms", "batch_sync_max_frames")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with; the message names its variable."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"POSE_{field.upper()}: {message}")
+        self.field = field
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     backend: str = "embedded"
@@ -116,25 +131,21 @@ class ServiceConfig:
     """Python log level name (``POSE_LOG_LEVEL``)."""
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self.detector not in DETECTORS:
-            raise ValueError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTORS)}")
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(name, f"{getattr(self, name)!r} is not one of {', '.join(choices)}")
         if self.detector == "vitdet" and self.backend != "hmr2":
-            raise ValueError("the vitdet detector gives boxes without keypoints: use it with the hmr2 backend")
-        if self.body_model not in BODY_MODELS:
-            raise ValueError(f"unknown body_model {self.body_model!r}; choose one of {', '.join(BODY_MODELS)}")
-        if self.oom_policy not in OOM_POLICIES:
-            raise ValueError(f"unknown oom_policy {self.oom_policy!r}; choose one of {', '.join(OOM_POLICIES)}")
-        if not (self.max_aspect_ratio >= 1.0 and 0 < self.max_image_side < 32767):
-            raise ValueError("max_aspect_ratio must be >= 1 and max_image_side within 1..32766 (OpenCV's bound)")
-        if min(self.max_body_bytes, self.max_image_pixels, self.session_ttl_s, self.max_sessions,
-               self.session_lock_timeout_s, self.wide_search_every, self.track_confirm_hits, self.max_tiles,
-               self.max_people) <= 0 or self.track_max_age < 0 \
-                or self.reorder_window < 0 or self.reorder_wait_ms < 0:
-            raise ValueError("size limits, session TTL and session cap must be positive; reorder settings >= 0")
-        if min(self.batch_max_frames, self.job_max_active, self.job_ttl_s) <= 0 or self.batch_sync_max_frames < 0:
-            raise ValueError("batch frame limit, job cap and job TTL must be positive")
+            raise ConfigError("detector", "vitdet gives boxes without keypoints: use it with POSE_BACKEND=hmr2")
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise ConfigError(name, f"{getattr(self, name)} must be positive")
+        for name in _NON_NEGATIVE:
+            if getattr(self, name) < 0:
+                raise ConfigError(name, f"{getattr(self, name)} must be 0 or more")
+        if not self.max_aspect_ratio >= 1.0:
+            raise ConfigError("max_aspect_ratio", f"{self.max_aspect_ratio} must be at least 1")
+        if not 0 < self.max_image_side < 32767:
+            raise ConfigError("max_image_side", f"{self.max_image_side} must be within 1..32766 (OpenCV's bound)")
 
     def image_limits(self) -> "ImageLimits":
         """What an accepted image may be (size, side, aspect ratio)."""
@@ -165,19 +176,36 @@ class ServiceConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> "ServiceConfig":
-        """Build from ``POSE_<FIELD>`` variables (upper case); ``overrides`` win over the environment."""
+        """Build from ``POSE_<FIELD>`` variables (upper case); ``overrides`` win over the environment. A value
+        that does not parse or is out of range raises :class:`ConfigError` naming the variable."""
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get("POSE_" + f.name.upper(), env.get(UPSTREAM_NAMES.get(f.name, "")))
             if raw is None:
                 continue
-            if f.type == "bool":
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            elif f.type == "int":
-                values[f.name] = int(raw)
-            elif f.type == "float":
-                values[f.name] = float(raw)
-            else:
-                values[f.name] = raw.strip()
+            values[f.name] = _parse(f.name, str(f.type), raw)
         values.update(overrides)
         return cls(**values)
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _parse(name: str, kind: str, raw: str) -> object:
+    """One variable's text as its field's type."""
+    text = raw.strip()
+    try:
+        if kind == "bool":
+            if text.lower() not in _TRUE + _FALSE:
+                raise ValueError(f"use one of {', '.join(_TRUE + _FALSE[:-1])}")
+            return text.lower() in _TRUE
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError("not a finite number")
+            return value
+    except ValueError as exc:
+        raise ConfigError(name, f"{raw!r} is not a valid {kind} ({exc})") from None
+    return text

@@ -94,4 +94,5 @@ class ModelRuntime:
                 "device": pipeline.device if pipeline else self.config.device,
                 "backend": self.config.backend,
                 "files": dict(pipeline.files) if pipeline else {},
+                "error": self._error,
             }

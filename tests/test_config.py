@@ -1,6 +1,6 @@
 import pytest
 
-from pose_service.config import ServiceConfig
+from pose_service.config import ConfigError, ServiceConfig
 
 
 def test_from_env_reads_typed_pose_variables():
@@ -12,10 +12,14 @@ def test_from_env_reads_typed_pose_variables():
 
 
 def test_unknown_backend_and_bad_limits_are_refused():
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ConfigError, match="POSE_BACKEND: 'nope' is not one of embedded, hmr2"):
         ServiceConfig(backend="nope")
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="POSE_MAX_BODY_BYTES: 0 must be positive"):
         ServiceConfig.from_env({"POSE_MAX_BODY_BYTES": "0"})
+    with pytest.raises(ConfigError, match="POSE_MAX_TILES: '4 8' is not a valid int"):
+        ServiceConfig.from_env({"POSE_MAX_TILES": "4 8"})
+    with pytest.raises(ConfigError, match="POSE_SMOOTHING: 'ja' is not a valid bool"):
+        ServiceConfig.from_env({"POSE_SMOOTHING": "ja"})
 
 
 def test_keypoints_only_mode_has_no_body_stage():
@@ -23,7 +27,7 @@ def test_keypoints_only_mode_has_no_body_stage():
 
     pipeline = build_pipeline(ServiceConfig(body_model="none", detector="mediapipe"), lambda name, state: None)
     assert pipeline.fitter is None and pipeline.faces is None and pipeline.body_model is None
-    with pytest.raises(ValueError, match="unknown body_model"):
+    with pytest.raises(ConfigError, match="POSE_BODY_MODEL: 'smplx' is not one of"):
         ServiceConfig(body_model="smplx")
 
 

@@ -55,3 +55,13 @@ def test_log_lines_and_clean_shutdown(server, astronaut_b64):
     assert process.returncode == 0
     assert "[STARTUP] pose service" in log and "[INIT] blazepose: loaded" in log
     assert "[POSE] video=logged frame=5 people=1 predicted=0 ms=" in log
+
+
+@pytest.mark.parametrize("variable, value", [("POSE_MAX_PEOPLE", "many"), ("POSE_BACKEND", "hmr3"),
+                                             ("POSE_SMOOTHING", "maybe"), ("POSE_WORKERS", "two")])
+def test_a_bad_setting_names_itself_and_exits_with_status_2(variable, value):
+    """Once, a bad POSE_* value let every worker die in create_app and gunicorn said only "Worker failed to boot"."""
+    process, _ = start_gunicorn({variable: value})
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2, output
+    assert f"{variable}: {value!r}" in output and "Worker failed to boot" not in output

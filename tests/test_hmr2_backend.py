@@ -133,3 +133,19 @@ def test_service_serves_hmr2_from_a_released_size_checkpoint(hmr2_cache, astrona
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
+
+
+@pytest.mark.parametrize("missing", ["checkpoint", "smpl"])
+def test_health_names_a_missing_hmr2_file_and_where_it_goes(tmp_path, smpl_pkl, missing):
+    from pose_service.app import create_app
+    from pose_service.config import ServiceConfig
+
+    if missing == "checkpoint":  # SMPL is there, the checkpoint is not
+        shutil.copy(smpl_pkl, (tmp_path / "data/smpl").mkdir(parents=True) or tmp_path / "data/smpl/SMPL_NEUTRAL.pkl")
+    config = ServiceConfig(backend="hmr2", hmr2_cache_dir=str(tmp_path), load_in_background=False)
+    health = create_app(config).test_client().get("/health")
+    body = health.get_json()
+    assert health.status_code == 503 and body["status"] == "error"
+    failed = body["models"]["smpl" if missing == "smpl" else "hmr2"]
+    expected = tmp_path / "data/smpl" if missing == "smpl" else tmp_path / CHECKPOINT_RELPATH
+    assert failed.startswith("failed: ") and str(expected) in failed and str(expected) in body["error"]
