@@ -382,7 +382,7 @@ def to_json(value: Any) -> Any:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("clips", type=Path, nargs="+", help="video files OpenCV reads")
+    parser.add_argument("clips", type=Path, nargs="+", help="video files (MP4/QuickTime, Matroska/WebM or AVI)")
     parser.add_argument("--url", default="http://localhost:5000")
     parser.add_argument("--spawn", action="store_true", help="start a gunicorn server on a free port for the run")
     parser.add_argument("--drop", type=float, default=0.36, help="probability of blanking a frame in pass 2")

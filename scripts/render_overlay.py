@@ -4,10 +4,10 @@
     python scripts/render_overlay.py clip.mp4 out/ [--url http://localhost:5000 | --spawn] [--video out.mp4]
     python scripts/render_overlay.py frames_dir/ out/ --responses responses.jsonl
 
-The input is a video (any file OpenCV reads) or a folder of images (sorted by name). Each frame is posted to
-POST /pose/hybrid of a running service (--url, or --spawn to start one) as the Node backend does, or its response
-is read from --responses (JSON lines, one /pose/hybrid response per frame, in order). Writes overlay_00000.png...
-into the output folder, and an mp4 too with --video. Faces are fetched once from GET /mesh/faces.
+The input is a video (MP4/QuickTime, Matroska/WebM or AVI) or a folder of images (sorted by name). Each frame is
+posted to POST /pose/hybrid of a running service (--url, or --spawn to start one) as the Node backend does, or its
+response is read from --responses (JSON lines, one /pose/hybrid response per frame, in order). Writes
+overlay_00000.png... into the output folder, and an mp4 too with --video. Faces are fetched once from GET /mesh/faces.
 """
 
 from __future__ import annotations

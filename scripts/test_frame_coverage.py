@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", type=Path, help="any file OpenCV reads")
+    parser.add_argument("video", type=Path, help="an MP4/QuickTime, Matroska/WebM or AVI file")
     parser.add_argument("--url", default="http://localhost:5000")
     parser.add_argument("--spawn", action="store_true", help="start a gunicorn server on a free port for the run")
     parser.add_argument("--simulate-misses", type=float, default=0.0, help="sent as the request option")

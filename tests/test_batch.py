@@ -220,7 +220,7 @@ def test_bad_inputs_are_refused_before_any_processing(app, client, astronaut_b64
     not_video.write_bytes(b"not a video at all" * 100)
     with not_video.open("rb") as f:
         refused(client.post("/pose/batch", data={"video": (f, "notes.mp4")}, content_type="multipart/form-data"),
-                400, "invalid_video")
+                415, "unsupported_video_format")
     refused(client.post("/pose/batch", data={"max_frames": "2"}, content_type="multipart/form-data"), 400, "missing_field")
 
     monkeypatch.setattr(runtime, "config", dataclasses.replace(runtime.config, batch_max_frames=2))

@@ -7,6 +7,7 @@ Every frame is checked before any is processed, so a bad frame fails the request
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..batch.jobs import Job, JobManager, JobQueueFull
 from ..batch.queue import BatchInput, RQJobs
 from ..batch.runner import BatchOptions, run_batch
-from ..batch.video import VideoError, probe_video, read_frames
+from ..batch.video import SNIFF_BYTES, UnsupportedVideoFormat, VideoError, probe_video, read_frames, sniff_container
 from ..config import ServiceConfig
 from ..decode import DecodeError, ImageLimits, decode_image
 from ..pipeline import GpuOutOfMemory
@@ -101,12 +102,20 @@ def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
     upload = request.files.get("video")
     if upload is None:
         raise ApiError(400, "missing_field", "video: send the video file in the multipart field 'video'")
-    handle, name = tempfile.mkstemp(prefix="pose-batch-", suffix=Path(upload.filename or "").suffix[:16])
-    os.close(handle)
+    # The container is told by the upload's first bytes, and the file FFmpeg opens is named after it: the client's
+    # file name is never used (nor seen by FFmpeg, whose probe weighs names).
+    head = upload.stream.read(SNIFF_BYTES)
+    try:
+        container = sniff_container(head)
+    except UnsupportedVideoFormat as exc:
+        raise ApiError(415, "unsupported_video_format", f"video: {exc}") from None
+    handle, name = tempfile.mkstemp(prefix="pose-batch-", suffix=container.value)
     path = Path(name)
     cleanup = lambda: path.unlink(missing_ok=True)  # noqa: E731
     try:
-        upload.save(path)
+        with os.fdopen(handle, "wb") as file:
+            file.write(head)
+            shutil.copyfileobj(upload.stream, file)
         count, width, height = probe_video(path)
         try:
             config.image_limits().check(width, height)
