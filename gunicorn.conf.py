@@ -32,6 +32,8 @@ wsgi_app = "pose_service.app:create_app()"
 
 
 def on_starting(server):
+    import tempfile
+
     from pose_service.config import ConfigError, ServiceConfig
 
     try:  # here, once, rather than in every worker, where gunicorn would say only "Worker failed to boot"
@@ -39,3 +41,21 @@ def on_starting(server):
     except ConfigError as exc:
         sys.stderr.write(f"pose service: {exc}\n")
         sys.exit(2)
+
+    # /metrics across workers (pose_service/api/metrics.py): prometheus-client keeps each worker's values in files
+    # under PROMETHEUS_MULTIPROC_DIR, set before any worker forks and before prometheus_client is first imported (it
+    # reads the variable then: hence no import of it at the top of this file). A fresh, empty folder per start.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pose-metrics-")
+    server.log.info("[STARTUP] metrics folder %s", os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its live gauges go; its counters keep counting in the totals
+
+
+def on_exit(server):
+    import shutil
+
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

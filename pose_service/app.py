@@ -51,9 +51,11 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     from .api.batch import bp as batch_bp
     from .api.errors import register_error_handlers
     from .api.measurements import bp as measurements_bp
+    from .api.metrics import bp as metrics_bp, observe_models
     from .api.routes import bp
 
     register_error_handlers(app)
+    app.register_blueprint(metrics_bp)  # first: its clock starts before other request hooks, which may answer early
 
     @app.after_request
     def _name_the_worker(response):  # which process served it: with several workers, for logs and debugging
@@ -68,7 +70,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     # The session store does not wait for the models: /sessions answers while they load.
     sessions = session_store(config)
     app.extensions["pose_sessions"] = sessions
-    runtime = ModelRuntime(config, sessions)
+    runtime = ModelRuntime(config, sessions, on_models=observe_models)
     app.extensions["pose_runtime"] = runtime
     runtime.start()
     return app

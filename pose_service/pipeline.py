@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import numpy as np
 
 from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
+from .timing import StageTimes, TimedLock
 from .tracking import TrackerConfig
 from .tracking.tracker import Association
 from .types import FrameResult, Hint, Person
@@ -123,7 +123,7 @@ class FramePipeline:
         body_model: Optional[str] = None,
         faces: Optional[np.ndarray] = None,
         body: Optional[BodyModel] = None,
-        body_lock: Optional[threading.Lock] = None,
+        body_lock: Optional[TimedLock] = None,
         device: str = "cpu",
         files: Optional[dict[str, str]] = None,
     ) -> None:
@@ -140,7 +140,7 @@ class FramePipeline:
         """(F, 3) triangle vertex indices of the meshes this pipeline returns, or None without meshes."""
         self.body = body
         """The body model behind the meshes (for measurements and exports), or None without meshes."""
-        self.body_lock = body_lock or threading.Lock()
+        self.body_lock = body_lock or TimedLock("body")
         """Held while ``body`` runs (the fitter's lock on the embedded backend: the model caches its rest mesh)."""
         self.device = device
         self.files = files or {}
@@ -184,9 +184,10 @@ class FramePipeline:
                               [association.previous_fits[d] for d in chosen], focal)
         return dict(zip(chosen, results))
 
-    def _repose(self, people: list[Person]) -> list[Person]:
+    def _repose(self, people: list[Person], times: StageTimes) -> list[Person]:
         """Meshes for the people whose state came back without one (a track's serialised state keeps the body's
-        parameters, not its mesh): the body model posed with them, as the fitter or regressor posed it."""
+        parameters, not its mesh): the body model posed with them, as the fitter or regressor posed it (timed as
+        ``body`` when there are any)."""
         missing = [p for p in people if p.vertices is None and p.body_params is not None and self.body is not None]
         if not missing:
             return people
@@ -196,7 +197,7 @@ class FramePipeline:
             values = np.stack([p.body_params[name] for p in missing])
             return torch.as_tensor(values, dtype=self.body.dtype, device=self.body.device)
 
-        with self.body_lock, torch.no_grad():
+        with times("body"), self.body_lock, torch.no_grad():
             vertices = self.body(stacked("global_orient"), stacked("body_pose"), stacked("shape")).vertices
         posed = {id(p): v for p, v in zip(missing, vertices.double().cpu().numpy())}
         return [replace(p, vertices=posed[id(p)]) if id(p) in posed else p for p in people]
@@ -207,6 +208,7 @@ class FramePipeline:
         focal = request.focal_length_px or self.default_focal(width, height)
         video_id = request.video_id or DEFAULT_SESSION
         session_id = request.session_id or video_id
+        times = StageTimes()
         with self.sessions.session(
             session_id,
             lambda: self.new_session(video_id),
@@ -216,7 +218,8 @@ class FramePipeline:
             session.bodies.give_height(request.height_cm)
             hints = session.tracker.hints(request.frame_number)
             wide = session.frames_seen % self.video.wide_search_every == 0
-            people = most_confident(self.detector(image, hints, wide), self.video.max_people)
+            with times("detect"):
+                people = most_confident(self.detector(image, hints, wide), self.video.max_people)
             if session.tracker.tracks:  # a miss before anyone is tracked tests nothing: there is nothing to fill
                 people = [
                     person
@@ -224,20 +227,28 @@ class FramePipeline:
                     if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)
                 ]
             if self.regressor is not None:
-                people = self.regressor(image, people, focal)
+                with times("body"):
+                    people = self.regressor(image, people, focal)
             # In report order: the video's primary person first (people[0], repeated at the top level of the
             # response), see Tracker.step.
-            step = session.begin(request.frame_number, people, image, focal, (width, height))
+            with times("track"):
+                step = session.begin(request.frame_number, people, image, focal, (width, height))
             if self.fitter is None:
-                people = session.finish(step)
+                with times("track"):
+                    people = session.finish(step)
             else:
-                people = session.finish(step, self._fit(image, step.association, focal))
-                self._settle_shapes(session)
-        people = self._repose(people)
+                with times("body"):
+                    fitted = self._fit(image, step.association, focal)
+                with times("track"):
+                    people = session.finish(step, fitted)
+                with times("body"):
+                    self._settle_shapes(session)
+        people = self._repose(people, times)
         return FrameResult(
             frame_number=request.frame_number,
             video_id=request.video_id,
             image_size=(width, height),
             focal_length_px=float(focal),
             people=people,
+            timings=times,
         )

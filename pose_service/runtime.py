@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Optional
 
 from .backends import build_pipeline
@@ -29,9 +30,12 @@ class NotReady(RuntimeError):
 
 
 class ModelRuntime:
-    def __init__(self, config: ServiceConfig, sessions: Optional[SessionStore] = None) -> None:
+    def __init__(self, config: ServiceConfig, sessions: Optional[SessionStore] = None,
+                 on_models: Callable[[dict[str, str]], None] = lambda models: None) -> None:
+        """on_models: called with every model's state after each change (``/metrics`` keeps its gauge with it)."""
         self.config = config
         self.sessions = sessions
+        self._on_models = on_models
         self._models: dict[str, str] = {}
         self._pipeline: Optional[FramePipeline] = None
         self._error: Optional[str] = None
@@ -55,7 +59,9 @@ class ModelRuntime:
     def _report(self, name: str, state: str) -> None:
         with self._lock:
             self._models[name] = state
+            models = dict(self._models)
         log.info("[INIT] %s: %s", name, state)
+        self._on_models(models)
 
     def _load(self) -> None:
         started = time.perf_counter()
@@ -70,6 +76,8 @@ class ModelRuntime:
                 for name, state in self._models.items():
                     if state == "loading":
                         self._models[name] = f"failed: {reason}"
+                models = dict(self._models)
+            self._on_models(models)
             return
         with self._lock:
             self._pipeline = pipeline

@@ -5,7 +5,7 @@ Units and axes follow :mod:`pose_service.conventions`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 import numpy as np
@@ -76,3 +76,5 @@ class FrameResult:
     focal_length_px: float
     """The focal length the 3D outputs assume (the request's, or the backend's default)."""
     people: list[Person]
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds this frame spent in each stage that ran (``detect``, ``body``, ``track``), for ``/metrics``."""

@@ -13,6 +13,8 @@ from ..pipeline import FrameRequest, GpuOutOfMemory
 from .context import json_body, ready_pipeline, runtime, sessions
 from .errors import ApiError
 from ..respond import frame_response, session_summary
+from ..timing import StageTimes
+from .metrics import observe_frame
 from .schemas import PoseRequest, parse
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,10 @@ def pose_hybrid() -> Response:
     config = runtime().config
     req = parse(PoseRequest, json_body())
     pipeline = ready_pipeline()
+    times = StageTimes()
     try:
-        image = decode_image(req.image_base64, config.image_limits(), req.width, req.height, req.pixel_format)
+        with times("decode"):
+            image = decode_image(req.image_base64, config.image_limits(), req.width, req.height, req.pixel_format)
     except DecodeError as exc:
         raise ApiError(413 if exc.code == "image_too_large" else 400, exc.code, str(exc)) from None
 
@@ -73,7 +77,11 @@ def pose_hybrid() -> Response:
         req.video_id or "-", req.frame_number, len(result.people), predicted, elapsed_ms,
     )
     faces = pipeline.faces if req.include_faces else None
-    return jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh, faces=faces))
+    with times("encode"):
+        response = jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh,
+                                          faces=faces))
+    observe_frame(result, times)
+    return response
 
 
 @bp.get("/mesh/faces")

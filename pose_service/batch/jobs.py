@@ -21,6 +21,7 @@ from .runner import BatchCancelled
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+STATUSES = ACTIVE + ("done", "failed")
 
 
 class JobQueueFull(RuntimeError):
@@ -81,6 +82,13 @@ class JobManager:
         with self._lock:
             self._expire()
             return self._jobs.get(job_id)
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs this process keeps, by status (all of ``STATUSES``)."""
+        with self._lock:
+            self._expire()
+            statuses = [j.status for j in self._jobs.values()]
+        return {status: statuses.count(status) for status in STATUSES}
 
     def delete(self, job_id: str) -> bool:
         """Forget the job; a queued or running one is cancelled (it stops before its next frame)."""

@@ -136,6 +136,16 @@ class RQJobs:
             job.error = (result.exc_string or "").strip().splitlines()[-1] if result and result.exc_string else status
         return job
 
+    def counts(self) -> dict[str, int]:
+        """The queue's jobs by status (as :meth:`get` names them), from RQ's registries: a few Redis calls."""
+        queue = self.queue
+        return {
+            "queued": queue.count + queue.deferred_job_registry.count + queue.scheduled_job_registry.count,
+            "running": queue.started_job_registry.count,
+            "done": queue.finished_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+        }
+
     def delete(self, job_id: str) -> bool:
         from rq.exceptions import NoSuchJobError
         from rq.job import Job as RQJob

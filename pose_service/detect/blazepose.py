@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -31,6 +30,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from ..timing import TimedLock
 from ..types import Box, Hint, Person
 from .mediapipe_pose import landmarks_to_person, mediapipe_to_body25
 
@@ -230,7 +230,7 @@ class BlazePoseDetector:
         self.hint_margin = hint_margin
         self.max_people = max_people
         self.min_presence_zoomed = min_presence_zoomed
-        self._lock = threading.Lock()  # a LiteRT interpreter runs one invocation at a time
+        self._lock = TimedLock("detector")  # a LiteRT interpreter runs one invocation at a time
 
     def warm_up(self) -> None:
         """Run both models once: the first invocation pays XNNPACK's set-up."""

@@ -11,13 +11,13 @@ so those keep confidence 0.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np
 
 from ..conventions import BODY25_INDEX, BODY25_NAMES, NUM_KEYPOINTS, ROOT_NAME
+from ..timing import TimedLock
 from ..types import Hint, Person
 
 BODY25_FROM_MEDIAPIPE: dict[str, tuple[str, ...]] = {
@@ -117,7 +117,7 @@ class MediaPipePoseDetector:
             enable_segmentation=False,
             min_detection_confidence=min_detection_confidence,
         )
-        self._lock = threading.Lock()  # a MediaPipe graph takes one image at a time
+        self._lock = TimedLock("detector")  # a MediaPipe graph takes one image at a time
 
     def warm_up(self) -> None:
         """Run one blank frame: MediaPipe's first call pays ~0.3 s of graph initialisation."""

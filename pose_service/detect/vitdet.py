@@ -10,13 +10,13 @@ People come back as boxes with a score and no keypoints (confidence 0); the HMR 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np
 
 from ..conventions import NUM_KEYPOINTS
+from ..timing import TimedLock
 from ..types import Hint, Person
 
 PERSON_CLASS = 0  # COCO
@@ -67,7 +67,7 @@ class ViTDetDetector:
         self._device = device
         self._torch = torch
         self.score_threshold = score_threshold
-        self._lock = threading.Lock()
+        self._lock = TimedLock("detector")
 
     def warm_up(self) -> None:
         self(np.zeros((256, 256, 3), np.uint8))

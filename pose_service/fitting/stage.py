@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from ..body.base import BodyModel
 from ..conventions import project
+from ..timing import TimedLock
 from ..types import Person
 from .fitter import Fitter, FitState
 
@@ -26,7 +26,7 @@ class FitStage:
     def __init__(self, model: BodyModel, fitter: Optional[Fitter] = None) -> None:
         self.model = model
         self.fitter = fitter or Fitter()
-        self.lock = threading.Lock()
+        self.lock = TimedLock("body")
 
     def warm_up(self, width: int = 640, height: int = 480) -> None:
         """One cold fit to the model's own rest pose 3 m away: torch's first calls pay set-up costs (~1 s) that

@@ -12,7 +12,6 @@ CPU copy of the network (made on first need) unless ``oom_policy="fail"``, which
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Literal, Optional
 
 import numpy as np
@@ -25,6 +24,7 @@ from ..models.hmr2.camera import cam_crop_to_full, hmr2_focal_length
 from ..models.hmr2.network import HMR2
 from ..models.hmr2.preprocess import preprocess
 from ..pipeline import GpuOutOfMemory
+from ..timing import TimedLock
 from ..types import Person
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class HMR2Regressor:
         self.oom_policy = oom_policy
         self.box_padding = box_padding
         self._cpu_network: Optional[HMR2] = None
-        self._lock = threading.Lock()
+        self._lock = TimedLock("regressor")
 
     @torch.inference_mode()
     def _forward(self, network: HMR2, images: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
