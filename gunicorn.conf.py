@@ -7,6 +7,8 @@ across fork). Threads let /health answer while a worker is busy with a frame; mo
 import os
 import sys
 
+from pose_service.gunicorn_worker import PoseWorker
+
 
 def _positive_int(name: str, default: str) -> int:
     """A bad value names its variable and exits with status 2 (gunicorn would print a traceback and exit 1)."""
@@ -19,8 +21,12 @@ def _positive_int(name: str, default: str) -> int:
 
 bind = f"{os.environ.get('POSE_HOST', '0.0.0.0')}:{_positive_int('POSE_PORT', '5000')}"
 workers = _positive_int("POSE_WORKERS", "1")
-worker_class = "gthread"
+# gthread, but no idle or slow client can hold a thread (request heads are read by its event loop), and gunicorn's
+# own error answers are JSON: pose_service/gunicorn_worker.py.
+worker_class = PoseWorker
 threads = _positive_int("POSE_THREADS", "4")
+# Seconds a client has to send a request head, and that each read of a request body may wait.
+PoseWorker.client_timeout_s = _positive_int("POSE_CLIENT_TIMEOUT_S", "10")
 # A first CPU frame (cold fit) or a batch can take seconds; the default 30 s would kill such a worker.
 timeout = _positive_int("POSE_WORKER_TIMEOUT", "300")
 graceful_timeout = 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..pipeline import FramePipeline
 from ..runtime import ModelRuntime, NotReady
@@ -29,9 +30,13 @@ def ready_pipeline() -> FramePipeline:
 
 
 def json_body() -> object:
-    """The request's JSON; 415 when it is not JSON, 400 when it does not parse."""
+    """The request's JSON; 415 when it is not JSON, 413 when it is over the body limit, 400 when it does not parse."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the frame as JSON with Content-Type: application/json")
+    # A body without Content-Length (chunked) is cut at MAX_CONTENT_LENGTH by werkzeug, which does not say whether
+    # more followed: a byte left in the server's stream past the limit means the body was over it.
+    if len(request.get_data()) == request.max_content_length and request.input_stream.read(1):
+        raise RequestEntityTooLarge()
     payload = request.get_json(silent=True)
     if payload is None:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON")

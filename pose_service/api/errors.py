@@ -7,7 +7,7 @@ from typing import Optional
 
 from flask import Flask, Response, jsonify
 from redis.exceptions import RedisError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from ..sessions.redis_store import SessionLockTimeout
 
@@ -48,6 +48,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
+        if isinstance(exc, ClientDisconnected) and isinstance(exc.__context__, TimeoutError):
+            # werkzeug reports every failed body read so; this one outlasted POSE_CLIENT_TIMEOUT_S (gunicorn_worker.py)
+            return error_response(408, "request_timeout", "the request body stopped arriving")
         if status == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return error_response(413, "payload_too_large", f"request body is larger than the limit of {limit} bytes")
