@@ -37,16 +37,29 @@ loglevel = os.environ.get("POSE_LOG_LEVEL", "info").lower()
 wsgi_app = "pose_service.app:create_app()"
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
 def on_starting(server):
     import tempfile
 
     from pose_service.config import ConfigError, ServiceConfig
 
     try:  # here, once, rather than in every worker, where gunicorn would say only "Worker failed to boot"
-        ServiceConfig.from_env()
+        config = ServiceConfig.from_env()
     except ConfigError as exc:
         sys.stderr.write(f"pose service: {exc}\n")
         sys.exit(2)
+    if not config.api_token_list() and not _is_loopback(os.environ.get("POSE_HOST", "0.0.0.0")):
+        server.log.warning("[STARTUP] %s\n[STARTUP] NO AUTHENTICATION on %s: anyone who can reach this port can read "
+                           "and delete every session and job. Set POSE_API_TOKENS, bind POSE_HOST=127.0.0.1, or put "
+                           "an authenticating proxy in front.\n[STARTUP] %s", "!" * 100, bind, "!" * 100)
 
     # /metrics across workers (pose_service/api/metrics.py): prometheus-client keeps each worker's values in files
     # under PROMETHEUS_MULTIPROC_DIR, set before any worker forks and before prometheus_client is first imported (it

@@ -48,6 +48,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
 
+    from .api.auth import install as install_auth
     from .api.batch import bp as batch_bp
     from .api.errors import register_error_handlers
     from .api.measurements import bp as measurements_bp
@@ -56,6 +57,8 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
 
     register_error_handlers(app)
     app.register_blueprint(metrics_bp)  # first: its clock starts before other request hooks, which may answer early
+
+    install_auth(app, config.api_token_list())
 
     @app.after_request
     def _name_the_worker(response):  # which process served it: with several workers, for logs and debugging
@@ -74,3 +77,4 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app.extensions["pose_runtime"] = runtime
     runtime.start()
     return app
+

@@ -28,7 +28,7 @@ _CHOICES = {"backend": BACKENDS, "detector": DETECTORS, "body_model": BODY_MODEL
 _POSITIVE = ("max_body_bytes", "max_image_pixels", "max_tiles", "max_people", "session_ttl_s", "max_sessions",
              "session_lock_timeout_s", "wide_search_every", "track_confirm_hits", "batch_max_frames",
              "job_max_active", "job_ttl_s", "retry_after_s")
-_NON_NEGATIVE = ("track_max_age", "reorder_window", "reorder_wait_ms", "batch_sync_max_frames")
+_NON_NEGATIVE = ("frame_budget_ms", "track_max_age", "reorder_window", "reorder_wait_ms", "batch_sync_max_frames")
 
 
 class ConfigError(ValueError):
@@ -57,6 +57,10 @@ class ServiceConfig:
     max_tiles: int = 48
     """Most detector tiles in one frame's wide search (``POSE_MAX_TILES``); larger frames get larger tiles, so a
     huge frame cannot hold the detector for long."""
+    frame_budget_ms: int = 3000
+    """A frame's fits stop after this many milliseconds (``POSE_FRAME_BUDGET_MS``; 0: no budget): people not yet
+    fitted (the primary person is fitted first, always) get their keypoints without a body this frame, so a crowded or
+    huge frame cannot hold the body model for long."""
     max_people: int = 8
     """Most people detected in one frame (``POSE_MAX_PEOPLE``); beyond it the most confident are kept, so a crowd
     cannot hold the body model for long. Tracked people missed in the frame are still predicted."""
@@ -123,6 +127,10 @@ class ServiceConfig:
     reorder_wait_ms: int = 300
     """How long a frame that arrived ahead of earlier ones of its video waits for them, in milliseconds
     (``POSE_REORDER_WAIT_MS``; 0 never waits)."""
+    api_tokens: str = ""
+    """Bearer tokens, comma-separated (``POSE_API_TOKENS``): when set, every route but the health probes needs
+    ``Authorization: Bearer <token>``, and sessions and jobs are visible only to the token that created them.
+    Empty: no authentication (keep the service on loopback or behind a proxy that authenticates)."""
     retry_after_s: int = 5
     """``Retry-After`` sent with 503 while models load (``POSE_RETRY_AFTER_S``)."""
     load_in_background: bool = True
@@ -147,6 +155,10 @@ class ServiceConfig:
         if not 0 < self.max_image_side < 32767:
             raise ConfigError("max_image_side", f"{self.max_image_side} must be within 1..32766 (OpenCV's bound)")
 
+    def api_token_list(self) -> tuple[str, ...]:
+        """The tokens of ``api_tokens``, blanks dropped."""
+        return tuple(token.strip() for token in self.api_tokens.split(",") if token.strip())
+
     def image_limits(self) -> "ImageLimits":
         """What an accepted image may be (size, side, aspect ratio)."""
         from .decode import ImageLimits
@@ -159,7 +171,8 @@ class ServiceConfig:
 
         return VideoOptions(tracker=self.tracker_config(), wide_search_every=self.wide_search_every,
                             reorder_window=self.reorder_window, reorder_wait_s=self.reorder_wait_ms / 1000.0,
-                            max_people=self.max_people)
+                            max_people=self.max_people,
+                            frame_budget_s=self.frame_budget_ms / 1000.0 if self.frame_budget_ms else None)
 
     def tracker_config(self) -> "TrackerConfig":
         """The tracker's settings these fields choose (the rest keep :class:`TrackerConfig`'s defaults)."""

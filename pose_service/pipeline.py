@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
@@ -42,10 +43,11 @@ class Detector(Protocol):
 
 Regressor = Callable[[np.ndarray, list[Person], float], list[Person]]
 """(image, detected people, focal_length_px) -> the same people with 3D bodies filled in."""
-Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float],
+Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float, Optional[float]],
                   list[tuple[Person, Optional[dict[str, Any]]]]]
-"""(image, detected people, each one's previous fit state or None, focal_length_px) -> per person, the person with
-its fitted body and its new fit state (None: not fitted, the track keeps its last one)."""
+"""(image, detected people in priority order, each one's previous fit state or None, focal_length_px, deadline) ->
+per person, the person with its fitted body and its new fit state (None: not fitted, the track keeps its last one).
+People not yet fitted when ``time.monotonic()`` passes the deadline (if not None) are left unfitted."""
 
 
 @dataclass
@@ -88,6 +90,8 @@ class VideoOptions:
     """Fitted frames after which a track's body shape is settled (see ``FramePipeline._settle_shapes``)."""
     max_people: Optional[int] = None
     """Most people detected per frame, the most confident kept (None: all)."""
+    frame_budget_s: Optional[float] = None
+    """Seconds from a frame's start after which no further person is fitted this frame (None: no budget)."""
 
 
 class GpuOutOfMemory(RuntimeError):
@@ -176,12 +180,13 @@ class FramePipeline:
                 continue
             track.fit_state = {**state, "shape": body.settled_shape.tolist(), "shape_fixed": True}
 
-    def _fit(self, image: np.ndarray, association: Association, focal: float) -> dict[int, tuple[Person, Any]]:
-        """The fitter on the association's reported detections, each warm-started from its track's last fit:
-        detection index -> (person with body, new fit state), for :meth:`SessionState.finish`."""
+    def _fit(self, image: np.ndarray, association: Association, focal: float,
+             deadline: Optional[float]) -> dict[int, tuple[Person, Any]]:
+        """The fitter on the association's reported detections (the primary person first), each warm-started from
+        its track's last fit: detection index -> (person with body, new fit state), for :meth:`SessionState.finish`."""
         chosen = association.reported
         results = self.fitter(image, [association.detections[d] for d in chosen],
-                              [association.previous_fits[d] for d in chosen], focal)
+                              [association.previous_fits[d] for d in chosen], focal, deadline)
         return dict(zip(chosen, results))
 
     def _repose(self, people: list[Person], times: StageTimes) -> list[Person]:
@@ -215,6 +220,8 @@ class FramePipeline:
             request.frame_number,
             self.video.reorder_wait_s if request.reorder_wait_s is None else request.reorder_wait_s,
         ) as session:
+            budget = self.video.frame_budget_s
+            deadline = None if budget is None else time.monotonic() + budget
             session.bodies.give_height(request.height_cm)
             hints = session.tracker.hints(request.frame_number)
             wide = session.frames_seen % self.video.wide_search_every == 0
@@ -238,7 +245,7 @@ class FramePipeline:
                     people = session.finish(step)
             else:
                 with times("body"):
-                    fitted = self._fit(image, step.association, focal)
+                    fitted = self._fit(image, step.association, focal, deadline)
                 with times("track"):
                     people = session.finish(step, fitted)
                 with times("body"):

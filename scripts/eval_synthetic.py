@@ -49,9 +49,10 @@ class DetectionRecorder:
         self.fitter = fitter
         self.detections: list[Person] = []
 
-    def __call__(self, image: np.ndarray, people: list[Person], previous: list, focal_length_px: float) -> list[Person]:
+    def __call__(self, image: np.ndarray, people: list[Person], previous: list, focal_length_px: float,
+                 deadline: Optional[float] = None) -> list[Person]:
         self.detections = list(people)
-        return self.fitter(image, people, previous, focal_length_px)
+        return self.fitter(image, people, previous, focal_length_px, deadline)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fitter, name)

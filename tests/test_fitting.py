@@ -245,3 +245,24 @@ def test_stage_serves_no_body_for_a_rejected_fit(anny_model, subjects):
     assert rejected.vertices is None and rejected_state is None and rejected.fit_confidence < 0.1
     np.testing.assert_array_equal(rejected.keypoints_2d, scrambled)
     np.testing.assert_array_equal(rejected.keypoints_3d, keypoints_3d)
+
+
+def test_stage_stops_fitting_at_the_frames_deadline_but_always_fits_the_first(anny_model, subjects):
+    """A crowded frame once held the body model for 45 s: past the deadline, people get their keypoints only."""
+    import time
+
+    from pose_service.fitting.stage import FitStage
+    from pose_service.types import Person
+
+    rng = np.random.default_rng(9)
+    observed = [observe(subject, SIZE, FOCAL, rng) for subject in subjects[:3]]
+    people = [Person(k2, (0.0, 0.0, 10.0, 10.0), 0.9, keypoints_3d=k3) for k2, k3 in observed]
+    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    stage = FitStage(anny_model)
+    late = stage(image, people, [None] * 3, FOCAL, deadline=time.monotonic() - 1.0)
+    assert late[0][0].vertices is not None and late[0][1] is not None  # the primary person still gets a body
+    for (person, state), given in zip(late[1:], people[1:]):
+        assert person.vertices is None and state is None
+        np.testing.assert_array_equal(person.keypoints_2d, given.keypoints_2d)
+    in_time = stage(image, people, [None] * 3, FOCAL, deadline=time.monotonic() + 600.0)
+    assert all(person.vertices is not None and state is not None for person, state in in_time)

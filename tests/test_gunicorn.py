@@ -65,3 +65,19 @@ def test_a_bad_setting_names_itself_and_exits_with_status_2(variable, value):
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 2, output
     assert f"{variable}: {value!r}" in output and "Worker failed to boot" not in output
+
+
+@pytest.mark.parametrize("host, tokens, warned", [("0.0.0.0", "", True), ("0.0.0.0", "secret-1", False),
+                                                  ("127.0.0.1", "", False)])
+def test_a_public_address_without_tokens_is_warned_about_loudly(host, tokens, warned):
+    process, _ = start_gunicorn({"POSE_HOST": host, "POSE_API_TOKENS": tokens})
+    try:
+        lines = []
+        for line in process.stdout:  # the arbiter's start-up lines come before any worker boots
+            lines.append(line)
+            if "Booting worker" in line:
+                break
+    finally:
+        process.kill()
+        process.communicate()
+    assert any("NO AUTHENTICATION" in line for line in lines) == warned, "".join(lines)

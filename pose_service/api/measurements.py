@@ -11,6 +11,7 @@ from ..batch.photos import PhotoMeasurementError, measure_photos
 from ..pipeline import FramePipeline
 from ..sessions import SessionState
 from ..sessions.bodies import Histories
+from .auth import scoped
 from .context import json_body, ready_pipeline, runtime
 from .errors import ApiError
 from ..respond import mesh_json
@@ -20,7 +21,7 @@ bp = Blueprint("measurements", __name__)
 
 
 def _session(pipeline: FramePipeline, video_id: str) -> SessionState:
-    state = pipeline.sessions.get(video_id)
+    state = pipeline.sessions.get(scoped(video_id))
     if state is None:
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r} (never seen, deleted or expired)")
     return state
@@ -34,7 +35,7 @@ def _body_pipeline() -> FramePipeline:
 
 
 def _histories(pipeline: FramePipeline, video_id: str) -> Histories:
-    return pipeline.sessions.histories(video_id) or Histories()  # gone since the state was read: none left
+    return pipeline.sessions.histories(scoped(video_id)) or Histories()  # gone since the state was read: none left
 
 
 @bp.get("/sessions/<video_id>/measurements")

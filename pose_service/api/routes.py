@@ -9,7 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from .. import __version__
 from ..decode import DecodeError, decode_image
-from ..pipeline import FrameRequest, GpuOutOfMemory
+from ..pipeline import DEFAULT_SESSION, FrameRequest, GpuOutOfMemory
+from .auth import scoped
 from .context import json_body, ready_pipeline, runtime, sessions
 from .errors import ApiError
 from ..respond import frame_response, session_summary
@@ -61,6 +62,7 @@ def pose_hybrid() -> Response:
                 image=image,
                 frame_number=req.frame_number,
                 video_id=req.video_id,
+                session_id=scoped(req.video_id or DEFAULT_SESSION),
                 include_mesh=req.include_mesh,
                 include_faces=req.include_faces,
                 focal_length_px=req.focal_length_px,
@@ -96,7 +98,7 @@ def mesh_faces() -> Response:
 
 @bp.get("/sessions/<video_id>")
 def get_session(video_id: str) -> Response:
-    state = sessions().get(video_id)
+    state = sessions().get(scoped(video_id))
     if state is None:
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r} (never seen, deleted or expired)")
     return jsonify(session_summary(state))
@@ -104,6 +106,6 @@ def get_session(video_id: str) -> Response:
 
 @bp.delete("/sessions/<video_id>")
 def delete_session(video_id: str) -> Response:
-    if not sessions().delete(video_id):
+    if not sessions().delete(scoped(video_id)):
         raise ApiError(404, "session_not_found", f"no session for video {video_id!r}")
     return jsonify({"deleted": video_id})

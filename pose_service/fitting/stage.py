@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -18,8 +19,9 @@ class FitStage:
     """``(image, people, previous fit states, focal) -> [(person with body, new fit state)]`` (see
     ``pipeline.Fitter``).
 
-    A person whose keypoints are too few to fit, or whose fit is rejected (``FitConfig.reject_fit_error``), keeps its
-    detector keypoints and no mesh, and gives no new fit state (None: its track keeps the last one). One fit at a time
+    A person whose keypoints are too few to fit, whose fit is rejected (``FitConfig.reject_fit_error``), or who is
+    reached after the frame's deadline (all but the first), keeps its detector keypoints and no mesh, and gives no
+    new fit state (None: its track keeps the last one). One fit at a time
     (``lock``, shared with the measurements): the body model caches its rest mesh between calls.
     """
 
@@ -42,12 +44,17 @@ class FitStage:
         self.fitter.fit(self.model, detected, (width, height), focal, keypoints)
 
     def __call__(
-        self, image: np.ndarray, people: list[Person], previous: list[Optional[dict[str, Any]]], focal_length_px: float
+        self, image: np.ndarray, people: list[Person], previous: list[Optional[dict[str, Any]]], focal_length_px: float,
+        deadline: Optional[float] = None,
     ) -> list[tuple[Person, Optional[dict[str, Any]]]]:
         height, width = image.shape[:2]
         fitted = []
         with self.lock:
-            for person, state in zip(people, previous):
+            for i, (person, state) in enumerate(zip(people, previous)):
+                # Over the frame's budget: keypoints now, a body next frame; the first (primary) person always fits.
+                if i > 0 and deadline is not None and time.monotonic() > deadline:
+                    fitted.append((person, None))
+                    continue
                 result = self.fitter.fit(
                     self.model, person.keypoints_2d, (width, height), focal_length_px, person.keypoints_3d,
                     None if state is None else FitState.from_dict(state),
