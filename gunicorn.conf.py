@@ -37,6 +37,14 @@ loglevel = os.environ.get("POSE_LOG_LEVEL", "info").lower()
 wsgi_app = "pose_service.app:create_app()"
 
 
+def worker_exit(server, worker):
+    # In the exiting worker: its batch job stops before its next frame (status "cancelled"). Otherwise the exit would
+    # wait for the job's thread until graceful_timeout ran out and the arbiter killed the worker, job and all.
+    from pose_service.app import shutdown
+
+    shutdown(getattr(worker, "wsgi", None))
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 

@@ -78,3 +78,9 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     runtime.start()
     return app
 
+
+def shutdown(app: object) -> None:
+    """Stop this process's background work as it exits (gunicorn's ``worker_exit``): batch jobs stop before their
+    next frame. ``app`` is what gunicorn loaded (not a Flask app when loading failed)."""
+    if isinstance(app, Flask):
+        app.extensions["pose_jobs"].shutdown()

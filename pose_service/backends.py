@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Optional, TypeVar
@@ -21,7 +22,13 @@ T = TypeVar("T")
 def build_pipeline(config: ServiceConfig, report: Report, sessions: Optional[SessionStore] = None) -> FramePipeline:
     """The configured backend's pipeline, keeping its sessions in ``sessions`` (default: :func:`session_store`)."""
     builders = {"embedded": _build_embedded, "hmr2": _build_hmr2}
-    return builders[config.backend](config, report, sessions or session_store(config))
+    pipeline = builders[config.backend](config, report, sessions or session_store(config))
+    if pipeline.body is not None:
+        # Imported here, not first inside a frame or a batch job: trimesh (which measure/ uses) keeps the tracebacks
+        # of its optional imports that failed, and with them every frame of the importing thread's stack, whose
+        # locals (a whole batch result) would stay in memory for the life of the process.
+        importlib.import_module(".measure.shape", __package__)
+    return pipeline
 
 
 def redis_client(config: ServiceConfig):
@@ -46,10 +53,10 @@ def job_manager(config: ServiceConfig):
     if config.redis_url:
         from .batch.queue import RQJobs
 
-        return RQJobs(redis_client(config), config.redis_namespace, config.job_max_active, config.job_ttl_s)
+        return RQJobs(redis_client(config), config.redis_namespace, config.job_max_active, config.job_retention())
     from .batch.jobs import JobManager
 
-    return JobManager(config.job_max_active, config.job_ttl_s)
+    return JobManager(config.job_max_active, config.job_retention())
 
 
 def resolve_device(requested: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .batch.jobs import Retention
     from .decode import ImageLimits
     from .models.hmr2.checkpoint import HMR2Files
     from .pipeline import VideoOptions
@@ -27,7 +28,7 @@ UPSTREAM_NAMES = {"hmr2_cache_dir": "HMR2_CACHE_DIR", "hmr2_checkpoint": "HMR2_C
 _CHOICES = {"backend": BACKENDS, "detector": DETECTORS, "body_model": BODY_MODELS, "oom_policy": OOM_POLICIES}
 _POSITIVE = ("max_body_bytes", "max_image_pixels", "max_tiles", "max_people", "session_ttl_s", "max_sessions",
              "session_lock_timeout_s", "wide_search_every", "track_confirm_hits", "batch_max_frames",
-             "job_max_active", "job_ttl_s", "retry_after_s")
+             "job_max_active", "job_ttl_s", "job_max_finished", "job_max_result_bytes", "retry_after_s")
 _NON_NEGATIVE = ("frame_budget_ms", "track_max_age", "reorder_window", "reorder_wait_ms", "batch_sync_max_frames")
 
 
@@ -114,6 +115,13 @@ class ServiceConfig:
     """Batch jobs queued or running per worker process (``POSE_JOB_MAX_ACTIVE``); more gives 503."""
     job_ttl_s: int = 3600
     """A finished job's result is kept this long, in seconds (``POSE_JOB_TTL_S``)."""
+    job_max_finished: int = 16
+    """Most finished jobs kept, per worker process (with Redis: in all); beyond it the oldest finished go
+    (``POSE_JOB_MAX_FINISHED``)."""
+    job_max_result_bytes: int = 256 * 1024 * 1024
+    """Most bytes of frames (as kept: compressed JSON) held by finished jobs together, per worker process (with
+    Redis: in all); beyond it the oldest finished go. A job whose own result would pass it fails
+    (``POSE_JOB_MAX_RESULT_BYTES``)."""
     track_confirm_hits: int = 3
     """Detections before a track is confirmed and its misses are filled with predictions (``POSE_TRACK_CONFIRM_HITS``)."""
     track_max_age: int = 30
@@ -154,6 +162,12 @@ class ServiceConfig:
             raise ConfigError("max_aspect_ratio", f"{self.max_aspect_ratio} must be at least 1")
         if not 0 < self.max_image_side < 32767:
             raise ConfigError("max_image_side", f"{self.max_image_side} must be within 1..32766 (OpenCV's bound)")
+
+    def job_retention(self) -> "Retention":
+        """How finished batch jobs are kept."""
+        from .batch.jobs import Retention
+
+        return Retention(self.job_ttl_s, self.job_max_finished, self.job_max_result_bytes)
 
     def api_token_list(self) -> tuple[str, ...]:
         """The tokens of ``api_tokens``, blanks dropped."""

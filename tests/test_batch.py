@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import orjson
 import pytest
 from skimage import data
 
-from pose_service.batch.jobs import JobManager, JobQueueFull
+from pose_service.batch.jobs import Job, JobManager, JobQueueFull, Retention
 from pose_service.batch.offline import gap_positions, lerp, postprocess, smooth_series, summary
-from pose_service.batch.runner import BatchCancelled
+from pose_service.batch.runner import BatchCancelled, BatchResult
+from servers import call, start_gunicorn, wait_ready
 from pose_service.pipeline import simulated_miss
 from pose_service.types import FrameResult, Person
 
@@ -75,9 +78,19 @@ def test_postprocess_replaces_predictions_inside_a_track_and_keeps_the_trailing_
 
 # --- the job manager -------------------------------------------------------------------------------------------
 
+def _finished(jobs: JobManager, job_id: str, work) -> Job:
+    job = jobs.submit(job_id, work, 1)
+    deadline = time.monotonic() + 30
+    while job.finished_at is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return job
+
+
 def test_jobs_run_one_at_a_time_are_capped_cancelled_and_expire():
     now = [0.0]
-    jobs = JobManager(max_jobs=2, ttl_s=60, clock=lambda: now[0])
+    jobs = JobManager(max_jobs=2, retention=Retention(ttl_s=60, max_finished=16, max_result_bytes=10**6),
+                      clock=lambda: now[0])
     release, cleaned = threading.Event(), []
 
     def work(job):
@@ -86,7 +99,7 @@ def test_jobs_run_one_at_a_time_are_capped_cancelled_and_expire():
             if job.cancel.is_set():
                 raise BatchCancelled("stop")
             job.progress(i, 3)
-        return {"frames": [], "summary": {}}
+        return BatchResult([b'{"frame_number": 0}'], {"frames": 1})
 
     first = jobs.submit("a", work, 3, lambda: cleaned.append("a"))
     second = jobs.submit("b", work, 3, lambda: cleaned.append("b"))
@@ -99,10 +112,104 @@ def test_jobs_run_one_at_a_time_are_capped_cancelled_and_expire():
     while first.finished_at is None or "b" not in cleaned:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    assert first.to_json()["status"] == "done" and first.to_json()["progress"] == {"frames_done": 3, "frames_total": 3}
-    assert second.frames_done == 0 and sorted(cleaned) == ["a", "b", "c"]  # cancelled before it started
+    assert first.to_json() == {"job_id": "a", "status": "done", "progress": {"frames_done": 3, "frames_total": 3},
+                               "error": None, "result": {"summary": {"frames": 1}, "frames_url": "/jobs/a/frames"}}
+    assert jobs.frames("a", 0, 100) == [b'{"frame_number": 0}']
+    assert second.frames_done == 0 and second.status == "cancelled" and sorted(cleaned) == ["a", "b", "c"]
     now[0] += 61
-    assert jobs.get("a") is None  # expired
+    assert jobs.get("a") is None and jobs.frames("a", 0, 100) is None  # expired
+
+
+def test_finished_jobs_are_bounded_by_count_and_bytes_the_oldest_going_first():
+    jobs = JobManager(max_jobs=2, retention=Retention(ttl_s=3600, max_finished=3, max_result_bytes=1000))
+    sized = lambda size: lambda job: BatchResult([b"1" * size], {})  # noqa: E731
+    for name in "abcd":
+        _finished(jobs, name, sized(100))
+    assert [jobs.get(name) is not None for name in "abcd"] == [False, True, True, True]  # 4 > max_finished
+    _finished(jobs, "e", sized(700))  # b, c, d, e: 1000 bytes, at the cap
+    assert [jobs.get(name) is not None for name in "bcde"] == [False, True, True, True]
+    failed = _finished(jobs, "f", lambda job: 1 / 0)  # a failed job counts, with no bytes
+    assert failed.status == "failed" and failed.error.startswith("ZeroDivisionError")
+    assert [jobs.get(name) is not None for name in "cdef"] == [False, True, True, True]
+    _finished(jobs, "g", sized(600))  # d, e, f, g: 1400 bytes: d and e go
+    assert [name for name in "defg" if jobs.get(name)] == ["f", "g"]
+    assert jobs.counts() == {"queued": 0, "running": 0, "done": 1, "failed": 1, "cancelled": 0}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+
+def test_a_deleted_jobs_memory_goes_back_to_the_os():
+    """300 frames of ~1.2 MB (a mesh and its faces, as JSON): held by the finished job, gone from the process's
+    resident memory once it is deleted (glibc keeps many such freed blocks unless asked to give them back)."""
+    jobs = JobManager(max_jobs=1, retention=Retention(ttl_s=3600, max_finished=16, max_result_bytes=2**30))
+    rng = np.random.default_rng(0)
+
+    def work(job: Job) -> BatchResult:
+        frames = []
+        for _ in range(300):  # each frame's arrays made and dropped as the runner does
+            frames.append(orjson.dumps({"vertices": rng.random((20_000, 3))}, option=orjson.OPT_SERIALIZE_NUMPY))
+        return BatchResult(frames, {})
+
+    before = _rss_mb()
+    job = _finished(jobs, "big", work)
+    held = _rss_mb()
+    assert job.result_bytes > 300 * 10**6 and held - before > 250, (before, held)
+    assert jobs.delete("big")
+    after = _rss_mb()
+    print(f"RSS before {before:.0f} MB, holding the job {held:.0f} MB, after DELETE {after:.0f} MB")
+    assert held - after > 0.9 * (held - before), (before, held, after)
+
+
+PINNED = """
+import gc, weakref
+from skimage import data
+from pose_service.backends import build_pipeline
+from pose_service.batch.runner import BatchOptions, run_batch
+from pose_service.config import ServiceConfig
+
+pipeline = build_pipeline(ServiceConfig(), lambda name, state: None)
+result = run_batch(pipeline, [(0, data.astronaut())], 1, BatchOptions("pinned"))
+assert result.frames and result.summary["measurements"] is not None
+freed = weakref.ref(result)
+del result
+gc.collect()
+print("freed" if freed() is None else "pinned")
+"""
+
+
+def test_the_first_batch_of_a_process_is_freed_like_any_other():
+    """The measurement modules import trimesh, which keeps the tracebacks of its failed optional imports, and with
+    them every frame of the importing stack. Imported first by a batch (as they were, lazily), they pinned its
+    ``run_batch`` frame and so its whole result for the life of the process; the pipeline now imports them as it
+    loads. A fresh process, so that nothing has imported them yet."""
+    run = subprocess.run([sys.executable, "-c", PINNED], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and run.stdout.split()[-1:] == ["freed"], run.stdout + run.stderr[-3000:]
+
+
+def test_shutdown_stops_the_running_job_at_its_next_frame_and_cancels_the_queued_one():
+    jobs = JobManager(max_jobs=2, retention=Retention(ttl_s=3600, max_finished=16, max_result_bytes=10**6))
+    running, cleaned = threading.Event(), []
+
+    def work(job: Job) -> BatchResult:  # as run_batch: the flag is read before each frame
+        for i in range(1000):
+            if job.cancel.is_set():
+                raise BatchCancelled("stop")
+            running.set()
+            time.sleep(0.05)
+            job.progress(i + 1, 1000)
+        return BatchResult([], {})
+
+    first = jobs.submit("a", work, 1000, lambda: cleaned.append("a"))
+    second = jobs.submit("b", work, 1000, lambda: cleaned.append("b"))
+    assert running.wait(10)
+    started = time.monotonic()
+    jobs.shutdown()
+    assert time.monotonic() - started < 1.0
+    assert (first.status, second.status) == ("cancelled", "cancelled")
+    assert 0 < first.frames_done < 1000 and second.frames_done == 0 and sorted(cleaned) == ["a", "b"]
 
 
 # --- the endpoint ------------------------------------------------------------------------------------------------
@@ -155,25 +262,104 @@ def test_a_batch_never_touches_the_live_session_of_its_video(client, astronaut_b
     client.delete("/sessions/shared")
 
 
+def _wait_job(client, url: str, deadline_s: float = 120) -> dict:
+    deadline = time.monotonic() + deadline_s
+    while (job := client.get(url).get_json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return job
+
+
 def test_async_job_reports_progress_and_pages_its_frames(client, astronaut_b64):
     response = client.post("/pose/batch?async=1", json={"frames": _frames(astronaut_b64, 4), "smooth": False})
     assert response.status_code == 202
     accepted = response.get_json()
-    assert accepted["status_url"] == f"/jobs/{accepted['job_id']}"
-    deadline = time.monotonic() + 120
-    while (job := client.get(accepted["status_url"]).get_json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    url = accepted["status_url"]
+    assert url == f"/jobs/{accepted['job_id']}"
+    job = _wait_job(client, url)
     assert job["status"] == "done" and job["error"] is None
     assert job["progress"] == {"frames_done": 4, "frames_total": 4}
-    assert len(job["result"]["frames"]) == 4 and job["result"]["summary"]["detected"] == 4
+    # The status holds the summary; the frames (~1.2 MB each with a mesh) come in pages.
+    assert job["result"]["summary"]["detected"] == 4 and job["result"]["frames_url"] == f"{url}/frames"
+    assert "frames" not in job["result"] and len(client.get(url).data) < 4000
 
-    page = client.get(f"{accepted['status_url']}/frames?start=1&limit=2").get_json()
+    page = client.get(f"{url}/frames?start=1&limit=2").get_json()
     assert page["frames_total"] == 4 and [f["frame_number"] for f in page["frames"]] == [1, 2]
-    assert client.get(f"{accepted['status_url']}/frames?limit=0").get_json()["code"] == "invalid_field"
-    assert client.delete(accepted["status_url"]).status_code == 200
+    assert page["frames"][0]["people"][0]["mesh_vertices_data"]  # the frames as /pose/hybrid gives them
+    whole = client.get(f"{url}/frames").get_json()  # limit 100 by default
+    assert [f["frame_number"] for f in whole["frames"]] == [0, 1, 2, 3] and whole["frames"][1:3] == page["frames"]
+    assert client.get(f"{url}/frames?start=4").get_json()["frames"] == []
+    for limit in ("0", "101", "x"):
+        assert client.get(f"{url}/frames?limit={limit}").get_json()["code"] == "invalid_field"
+    assert client.delete(url).status_code == 200
     gone = client.get(accepted["status_url"])
     assert gone.status_code == 404 and gone.get_json()["code"] == "job_not_found"
+
+
+def test_a_job_whose_result_would_pass_the_byte_cap_fails_saying_why(app, client, astronaut_b64, monkeypatch):
+    jobs = app.extensions["pose_jobs"]
+    # A frame with a mesh and its faces is kept in ~0.4 MB.
+    monkeypatch.setattr(jobs, "retention", dataclasses.replace(jobs.retention, max_result_bytes=600_000))
+    accepted = client.post("/pose/batch?async=1", json={"frames": _frames(astronaut_b64, 2)}).get_json()
+    job = _wait_job(client, accepted["status_url"])
+    assert job["status"] == "failed" and job["result"] is None
+    assert "POSE_JOB_MAX_RESULT_BYTES (600000 bytes) at frame 2 of 2" in job["error"], job["error"]
+    assert "include_faces=false" in job["error"]
+    assert client.get(accepted["status_url"] + "/frames").get_json()["code"] == "job_not_done"
+
+
+def test_rq_finished_jobs_are_bounded_in_redis_the_oldest_going_first(redis_client, redis_namespace):
+    from pose_service.batch.queue import RQJobs, frames_key, keep_finished
+
+    retention = Retention(ttl_s=60, max_finished=3, max_result_bytes=1000)
+    jobs = RQJobs(redis_client, redis_namespace, max_jobs=8, retention=retention)
+
+    def finish(job_id: str, size: int) -> None:  # as an RQ worker ends a job: frames pushed, then registered
+        jobs.queue.enqueue(print, job_id=job_id)  # the RQ job eviction deletes (never run here)
+        redis_client.rpush(frames_key(redis_namespace, job_id), b"1" * size, b"2")
+        keep_finished(redis_client, redis_namespace, job_id, size + 1, retention)
+
+    try:
+        for name in "abcd":
+            finish(name, 99)
+        assert [jobs.get(name) is not None for name in "abcd"] == [False, True, True, True]
+        assert jobs.frames("a", 0, 10) is None and jobs.frames("b", 1, 5) == [b"2"]
+        finish("e", 699)  # b, c, d, e: 1000 bytes, at the cap
+        assert [jobs.get(name) is not None for name in "bcde"] == [False, True, True, True]
+        finish("f", 599)  # c, d, e, f: 1500 bytes: c, d and e go
+        assert [name for name in "cdef" if jobs.get(name)] == ["f"]
+        assert [redis_client.exists(frames_key(redis_namespace, name)) for name in "cdef"] == [0, 0, 0, 1]
+        assert jobs.delete("f") and jobs.frames("f", 0, 10) is None
+        assert redis_client.zcard(f"{redis_namespace}:jobs-finished") == 0
+    finally:
+        jobs.queue.delete(delete_jobs=True)
+
+
+def test_sigterm_stops_a_running_job_at_its_next_frame_and_the_worker_exits_at_once(astronaut_b64):
+    """gunicorn's SIGTERM: the worker stops taking requests, lets in-flight ones finish, then exits. A running
+    batch job stops before its next frame (without this the worker's exit waited for the whole batch, until
+    graceful_timeout, 30 s, ran out and the arbiter killed it)."""
+    process, base = start_gunicorn({"POSE_WORKERS": "1", "POSE_REDIS_URL": ""})  # in-process jobs
+    try:
+        wait_ready(process, base)
+        body = json.dumps({"frames": _frames(astronaut_b64, 200), "include_mesh": False}).encode()
+        accepted = call(base + "/pose/batch?async=1", body)
+        assert accepted.status == 202, accepted.body
+        deadline = time.monotonic() + 120
+        while call(base + accepted.body["status_url"]).body["progress"]["frames_done"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    print(f"gunicorn exited {took:.1f} s after SIGTERM")
+    assert process.returncode == 0 and took < 10, output[-3000:]
+    assert f"job {accepted.body['job_id']} cancelled after" in output and "SIGKILL" not in output
 
 
 def test_video_upload_is_processed_as_one_sequence(client, astronaut, tmp_path):

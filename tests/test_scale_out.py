@@ -171,12 +171,16 @@ def test_a_long_batch_runs_on_rq_and_every_api_worker_answers_for_it(cluster, rq
     assert job["progress"] == {"frames_done": 140, "frames_total": 140}
     page = call(url + "/frames?start=130&limit=20").body
     assert [f["frame_number"] for f in page["frames"]] == list(range(130, 140))
+    served_frames = call(url + "/frames").body["frames"] + call(url + "/frames?start=100").body["frames"]
 
     # The same batch in one process (its in-process job thread): the same result.
     local = client.post("/pose/batch", data=body, content_type="application/json").get_json()
     reference, _, _ = _wait_done(lambda: (lambda r: (r.status_code, r.get_json(), ""))(client.get(local["status_url"])))
     assert job["result"]["summary"] == reference["result"]["summary"]
-    for served, expected in zip(job["result"]["frames"], reference["result"]["frames"]):
+    expected_frames = [f for start in (0, 100) for f in
+                       client.get(f"{local['status_url']}/frames?start={start}").get_json()["frames"]]
+    assert [f["frame_number"] for f in served_frames] == [f["frame_number"] for f in expected_frames] == list(range(140))
+    for served, expected in zip(served_frames, expected_frames):
         _same(served, expected)
         for p, q in zip(served["people"], expected["people"]):
             if p["body_params"] is not None:

@@ -12,15 +12,16 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 from pathlib import Path
 
 import numpy as np
+import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..batch.jobs import Job, JobManager, JobQueueFull
 from ..batch.queue import BatchInput, RQJobs
-from ..batch.runner import BatchOptions, run_batch
+from ..batch.runner import BatchOptions, frame_json, run_batch
 from ..batch.video import SNIFF_BYTES, UnsupportedVideoFormat, VideoError, probe_video, read_frames, sniff_container
 from ..config import ServiceConfig
 from ..decode import DecodeError, ImageLimits, decode_image
@@ -31,7 +32,9 @@ from .schemas import BatchFrame, BatchOptionsFields, BatchRequest, BatchVideoFor
 
 bp = Blueprint("batch", __name__)
 
-FRAMES_PAGE_MAX = 1000
+FRAMES_PAGE_MAX = 100
+"""Most frames in a page of ``/jobs/<id>/frames``: with meshes and faces that is ~120 MB of JSON, whose kept
+frames (~40 MB) an API worker holds while it sends them (on Redis, one LRANGE)."""
 
 
 @dataclass
@@ -156,7 +159,7 @@ def pose_batch() -> Response:
                 jobs.submit(
                     batch_id,
                     lambda job: run_batch(pipeline, batch.frames(), batch.frames_total, batch.options, job.progress,
-                                          job.cancel.is_set),
+                                          job.cancel.is_set, jobs.retention.max_result_bytes),
                     batch.frames_total,
                     batch.cleanup,
                 )
@@ -168,17 +171,37 @@ def pose_batch() -> Response:
         return response
 
     try:
-        return jsonify(run_batch(pipeline, batch.frames(), batch.frames_total, batch.options))
+        result = run_batch(pipeline, batch.frames(), batch.frames_total, batch.options)
+        return _with_frames({"summary": result.summary}, result.frames)
     except GpuOutOfMemory as exc:
         raise ApiError(503, "gpu_out_of_memory", str(exc), config.retry_after_s) from None
     finally:
         batch.cleanup()
 
 
+def _with_frames(head: dict[str, Any], frames: list[bytes]) -> Response:
+    """``head`` plus ``"frames"``: the kept frames' JSON, unpacked and sent one after the other, never parsed again
+    nor joined into one more copy (a page can be ~100 MB)."""
+
+    def parts() -> Iterator[bytes]:
+        yield orjson.dumps(head)[:-1] + b',"frames":['
+        for i, frame in enumerate(frames):
+            if i:
+                yield b","
+            yield frame_json(frame)
+        yield b"]}"
+
+    return current_app.response_class(parts(), mimetype="application/json")
+
+
+def _no_job(job_id: str) -> ApiError:
+    return ApiError(404, "job_not_found", f"no job {job_id!r} (never created, deleted, expired or evicted)")
+
+
 def _job(job_id: str) -> Job:
     job = _jobs().get(job_id)
     if job is None:
-        raise ApiError(404, "job_not_found", f"no job {job_id!r} (never created, deleted or expired)")
+        raise _no_job(job_id)
     return job
 
 
@@ -200,19 +223,21 @@ def get_job(job_id: str) -> Response:
 
 @bp.get("/jobs/<job_id>/frames")
 def get_job_frames(job_id: str) -> Response:
-    """A page of a finished job's frames, for results too large to fetch at once."""
+    """A page of a done job's frames, as /pose/hybrid gives them (``GET /jobs/<id>`` gives only the summary)."""
     job = _job(job_id)
-    if job.result is None:
+    if job.status != "done":
         raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}; its frames come when it is done")
     start = _int_arg("start", 0, 0, 2**31)
     limit = _int_arg("limit", 100, 1, FRAMES_PAGE_MAX)
-    frames = job.result["frames"]
-    return jsonify({"job_id": job_id, "start": start, "limit": limit, "frames_total": len(frames),
-                    "frames": frames[start:start + limit]})
+    stop = min(start + limit, job.frames_total)
+    frames = _jobs().frames(job_id, start, stop) if start < stop else []
+    if frames is None:  # deleted or evicted since
+        raise _no_job(job_id)
+    return _with_frames({"job_id": job_id, "start": start, "limit": limit, "frames_total": job.frames_total}, frames)
 
 
 @bp.delete("/jobs/<job_id>")
 def delete_job(job_id: str) -> Response:
     if not _jobs().delete(job_id):
-        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        raise _no_job(job_id)
     return jsonify({"deleted": job_id})

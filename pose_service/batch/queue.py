@@ -3,9 +3,12 @@
 The API enqueues a :class:`BatchInput` (the checked frames as sent, or the uploaded video's bytes, with the
 batch options) as the job's argument; an RQ worker process started with ``python -m pose_service.batch.queue``
 loads the pipeline once and runs :func:`run_queued_batch` for one job after another (RQ's ``SimpleWorker``: no
-fork per job, so the models stay loaded). Progress goes into the job's ``meta`` after every frame; the result is
-the job's return value, kept ``POSE_JOB_TTL_S``. Cancel: :meth:`RQJobs.delete` sets a flag the running batch
-reads before each frame, and removes the job. Queue: ``<POSE_REDIS_NAMESPACE>-batch``.
+fork per job, so the models stay loaded). Progress goes into the job's ``meta`` after every frame; the result's
+summary is the job's return value, its frames a Redis list of their JSON (``<namespace>:job-frames:<id>``, pages
+are LRANGE), both kept ``POSE_JOB_TTL_S``. Finished jobs are bounded as in one process (:class:`~.jobs.Retention`),
+across all RQ workers: a script run as each job ends registers it and deletes the oldest finished jobs beyond the
+caps. Cancel: :meth:`RQJobs.delete` sets a flag the running batch reads before each frame, and removes the job.
+Queue: ``<POSE_REDIS_NAMESPACE>-batch``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +27,16 @@ import numpy as np
 
 from ..config import ServiceConfig
 from ..decode import ImageLimits, decode_image
-from .jobs import Job, JobQueueFull
-from .runner import BatchOptions, run_batch
+from .jobs import Job, JobQueueFull, Retention, release_memory
+from .runner import BatchCancelled, BatchOptions, run_batch
 from .video import read_frames
 
 log = logging.getLogger(__name__)
 
 _STATUS = {"queued": "queued", "deferred": "queued", "scheduled": "queued", "started": "running",
-           "finished": "done", "failed": "failed", "stopped": "failed", "canceled": "failed"}
+           "finished": "done", "failed": "failed", "stopped": "cancelled", "canceled": "cancelled"}
+FRAMES_PER_PUSH = 16
+"""Frames sent to Redis per RPUSH (with meshes, 10-20 MB)."""
 
 
 @dataclass
@@ -67,6 +73,47 @@ def _cancel_key(namespace: str, job_id: str) -> str:
     return f"{namespace}:job-cancelled:{job_id}"
 
 
+def frames_key(namespace: str, job_id: str) -> str:
+    return f"{namespace}:job-frames:{job_id}"
+
+
+def _finished_keys(namespace: str) -> list[str]:
+    """The finished jobs (sorted set: id -> end time) and their results' sizes (hash: id -> bytes)."""
+    return [f"{namespace}:jobs-finished", f"{namespace}:jobs-bytes"]
+
+
+# Atomic, as several RQ workers may end jobs at once. KEYS: _finished_keys; ARGV: the job, now, its result's bytes,
+# Retention's ttl_s, max_finished and max_result_bytes, the frames keys' prefix. Forgets the entries past their TTL
+# (their keys have expired), adds the job, then deletes the oldest others' frames until within the caps; returns
+# their ids (the caller deletes their RQ jobs).
+_KEEP_FINISHED = """
+local finished, sizes, id, now, ttl = KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', finished, '-inf', now - ttl)) do
+  redis.call('ZREM', finished, old)
+  redis.call('HDEL', sizes, old)
+end
+redis.call('ZADD', finished, now, id)
+redis.call('HSET', sizes, id, ARGV[3])
+local ids = redis.call('ZRANGE', finished, 0, -1)
+local held, count, evicted = 0, #ids, {}
+for _, other in ipairs(ids) do held = held + tonumber(redis.call('HGET', sizes, other) or 0) end
+for _, other in ipairs(ids) do
+  if count <= tonumber(ARGV[5]) and held <= tonumber(ARGV[6]) then break end
+  if other ~= id then
+    held = held - tonumber(redis.call('HGET', sizes, other) or 0)
+    count = count - 1
+    redis.call('ZREM', finished, other)
+    redis.call('HDEL', sizes, other)
+    redis.call('DEL', ARGV[7] .. other)
+    evicted[#evicted + 1] = other
+  end
+end
+redis.call('EXPIRE', finished, ttl)
+redis.call('EXPIRE', sizes, ttl)
+return evicted
+"""
+
+
 _PIPELINE = None
 
 
@@ -80,42 +127,86 @@ def _pipeline():
     return _PIPELINE
 
 
-def run_queued_batch(batch: BatchInput, namespace: str) -> dict[str, Any]:
-    """The RQ job: run the batch on this process's pipeline, reporting progress in the job's meta."""
+def run_queued_batch(batch: BatchInput, namespace: str, retention: Retention) -> dict[str, Any]:
+    """The RQ job: run the batch on this process's pipeline, reporting progress in the job's meta; its frames go to
+    Redis, its summary is the return value."""
     from rq import get_current_job
 
     job = get_current_job()
-    cancel_key = _cancel_key(namespace, job.id)
+    connection = job.connection
+    cancel_key, result_key = _cancel_key(namespace, job.id), frames_key(namespace, job.id)
+    cancelled = lambda: bool(connection.exists(cancel_key))  # noqa: E731
 
     def progress(done: int, total: int) -> None:
         job.meta["progress"] = {"frames_done": done, "frames_total": total}
         job.save_meta()
 
-    with tempfile.TemporaryDirectory(prefix="pose-rq-") as folder:
-        return run_batch(_pipeline(), input_frames(batch, Path(folder)), batch.frames_total, batch.options,
-                         progress, lambda: bool(job.connection.exists(cancel_key)))
+    try:
+        with tempfile.TemporaryDirectory(prefix="pose-rq-") as folder:
+            result = run_batch(_pipeline(), input_frames(batch, Path(folder)), batch.frames_total, batch.options,
+                               progress, cancelled, retention.max_result_bytes)
+    except BatchCancelled:
+        raise  # deleted: nothing of it is kept
+    except Exception:
+        keep_finished(connection, namespace, job.id, 0, retention)  # it counts: its RQ job (and input) is kept
+        raise
+    for start in range(0, len(result.frames), FRAMES_PER_PUSH):
+        connection.pipeline().rpush(result_key, *result.frames[start:start + FRAMES_PER_PUSH]).expire(
+            result_key, retention.ttl_s).execute()
+    summary, result_bytes = result.summary, result.nbytes
+    del result
+    release_memory()  # this process's copy of the result goes back to the OS, as in an API worker
+    if cancelled():  # deleted while its frames were being sent: they go too
+        connection.delete(result_key)
+        raise BatchCancelled(f"job {job.id} cancelled")
+    keep_finished(connection, namespace, job.id, result_bytes, retention)
+    return summary
+
+
+def keep_finished(connection, namespace: str, job_id: str, result_bytes: int, retention: Retention) -> None:
+    """Register a finished job; the oldest others beyond the caps are deleted, frames and RQ job."""
+    evicted = [item.decode() for item in connection.eval(
+        _KEEP_FINISHED, 2, *_finished_keys(namespace), job_id, time.time(), result_bytes, retention.ttl_s,
+        retention.max_finished, retention.max_result_bytes, frames_key(namespace, ""))]
+    if evicted:
+        _delete_rq_jobs(connection, evicted)
+        log.info("[BATCH] finished jobs evicted (POSE_JOB_MAX_FINISHED, POSE_JOB_MAX_RESULT_BYTES): %s",
+                 ", ".join(evicted))
+
+
+def _delete_rq_jobs(connection, job_ids: list[str]) -> None:
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+
+    for job_id in job_ids:
+        try:
+            RQJob.fetch(job_id, connection=connection).delete()
+        except NoSuchJobError:
+            pass
 
 
 class RQJobs:
     """The API's side: the same ``get`` / ``delete`` as :class:`~.jobs.JobManager`, ``submit`` with a
     :class:`BatchInput`."""
 
-    def __init__(self, connection, namespace: str, max_jobs: int, ttl_s: int, job_timeout_s: int = 6 * 3600) -> None:
+    def __init__(self, connection, namespace: str, max_jobs: int, retention: Retention,
+                 job_timeout_s: int = 6 * 3600) -> None:
         from rq import Queue
 
         self.connection = connection
         self.namespace = namespace
         self.queue = Queue(f"{namespace}-batch", connection=connection)
         self.max_jobs = max_jobs
-        self.ttl_s = ttl_s
+        self.retention = retention
         self.job_timeout_s = job_timeout_s
 
     def submit(self, job_id: str, batch: BatchInput) -> None:
         active = self.queue.count + self.queue.started_job_registry.count
         if active >= self.max_jobs:
             raise JobQueueFull(f"{self.max_jobs} batch jobs are already queued or running")
-        self.queue.enqueue(run_queued_batch, batch, self.namespace, job_id=job_id, result_ttl=self.ttl_s,
-                           failure_ttl=self.ttl_s, job_timeout=self.job_timeout_s,
+        ttl_s = self.retention.ttl_s
+        self.queue.enqueue(run_queued_batch, batch, self.namespace, self.retention, job_id=job_id, result_ttl=ttl_s,
+                           failure_ttl=ttl_s, job_timeout=self.job_timeout_s,
                            meta={"progress": {"frames_done": 0, "frames_total": batch.frames_total}})
 
     def get(self, job_id: str) -> Optional[Job]:
@@ -130,7 +221,7 @@ class RQJobs:
         progress = rq_job.get_meta(refresh=False).get("progress", {})
         job = Job(job_id, progress.get("frames_total", 0), status, progress.get("frames_done", 0))
         if status == "done":
-            job.result = rq_job.return_value()
+            job.summary = rq_job.return_value()
         elif status == "failed":
             result = rq_job.latest_result()
             job.error = (result.exc_string or "").strip().splitlines()[-1] if result and result.exc_string else status
@@ -158,7 +249,19 @@ class RQJobs:
         self.connection.set(_cancel_key(self.namespace, job_id), 1, ex=self.job_timeout_s)
         rq_job.cancel()
         rq_job.delete()
+        finished, sizes = _finished_keys(self.namespace)
+        self.connection.pipeline().delete(frames_key(self.namespace, job_id)).zrem(finished, job_id).hdel(
+            sizes, job_id).execute()
         return True
+
+    def frames(self, job_id: str, start: int, stop: int) -> Optional[list[bytes]]:
+        """As :meth:`~.jobs.JobManager.frames`: one LRANGE."""
+        key = frames_key(self.namespace, job_id)
+        exists, frames = self.connection.pipeline().exists(key).lrange(key, start, stop - 1).execute()
+        return frames if exists else None
+
+    def shutdown(self) -> None:
+        """Nothing to stop: batches run in the RQ workers, whose own shutdown applies (see the README)."""
 
 
 def main(argv: Optional[list[str]] = None) -> None:
