@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from typing import Optional
 
 from flask import Flask, Response, g, request
@@ -29,6 +30,20 @@ def scoped(name: str) -> str:
     on, the name itself when they are off."""
     scope: Optional[str] = g.get("pose_scope")
     return f"{scope}/{name}" if scope else name
+
+
+def new_job_id() -> str:
+    """A fresh, unguessable job id; with tokens on, it starts with the caller's scope, which :func:`owns_job`
+    checks (job stores need no owner field)."""
+    scope: Optional[str] = g.get("pose_scope")
+    random_part = uuid.uuid4().hex[:16]
+    return f"{scope}-{random_part}" if scope else random_part
+
+
+def owns_job(job_id: str) -> bool:
+    """Whether the caller may see the job: always with tokens off, else only a job its own token created."""
+    scope: Optional[str] = g.get("pose_scope")
+    return scope is None or job_id.startswith(scope + "-")
 
 
 def install(app: Flask, tokens: tuple[str, ...]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -27,6 +26,7 @@ from ..config import ServiceConfig
 from ..decode import DecodeError, ImageLimits, decode_image
 from ..pipeline import GpuOutOfMemory
 from .errors import ApiError
+from .auth import new_job_id, owns_job
 from .context import json_body, ready_pipeline, runtime
 from .schemas import BatchFrame, BatchOptionsFields, BatchRequest, BatchVideoForm, parse
 
@@ -143,7 +143,7 @@ def prepare_video(config: ServiceConfig, batch_id: str) -> PreparedBatch:
 def pose_batch() -> Response:
     config = runtime().config
     pipeline = ready_pipeline()
-    batch_id = uuid.uuid4().hex[:16]
+    batch_id = new_job_id()
     is_upload = request.mimetype == "multipart/form-data"
     batch = prepare_video(config, batch_id) if is_upload else prepare_json(config, batch_id)
 
@@ -199,7 +199,7 @@ def _no_job(job_id: str) -> ApiError:
 
 
 def _job(job_id: str) -> Job:
-    job = _jobs().get(job_id)
+    job = _jobs().get(job_id) if owns_job(job_id) else None
     if job is None:
         raise _no_job(job_id)
     return job
@@ -238,6 +238,6 @@ def get_job_frames(job_id: str) -> Response:
 
 @bp.delete("/jobs/<job_id>")
 def delete_job(job_id: str) -> Response:
-    if not _jobs().delete(job_id):
+    if not owns_job(job_id) or not _jobs().delete(job_id):
         raise _no_job(job_id)
     return jsonify({"deleted": job_id})
