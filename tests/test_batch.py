@@ -262,6 +262,23 @@ def test_a_batch_never_touches_the_live_session_of_its_video(client, astronaut_b
     client.delete("/sessions/shared")
 
 
+def test_an_async_batch_interleaved_with_live_frames_of_its_video_leaves_the_live_tracker_alone(client,
+                                                                                                 astronaut_b64):
+    """Once, every switch between a job's frame and a live frame of the same video_id restarted the live tracker."""
+    accepted = client.post("/pose/batch?async=1", json={"frames": _frames(astronaut_b64, 6), "video_id": "mixed"})
+    assert accepted.status_code == 202
+    for number in range(5):  # while the job runs on the job thread
+        live = client.post("/pose/hybrid", json={"image_base64": astronaut_b64, "frame_number": number,
+                                                 "video_id": "mixed"})
+        assert live.status_code == 200 and live.get_json()["people"][0]["track_id"] == 1
+    job = _wait_job(client, accepted.get_json()["status_url"])
+    assert job["status"] == "done" and job["result"]["summary"]["frames"] == 6
+    session = client.get("/sessions/mixed").get_json()
+    assert (session["frames_seen"], session["restarts"], session["late_frames"]) == (5, 0, 0)
+    assert [t["track_id"] for t in session["tracks"]] == [1]
+    client.delete("/sessions/mixed")
+
+
 def _wait_job(client, url: str, deadline_s: float = 120) -> dict:
     deadline = time.monotonic() + deadline_s
     while (job := client.get(url).get_json())["status"] in ("queued", "running"):
