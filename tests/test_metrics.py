@@ -24,6 +24,7 @@ from pose_service.config import ServiceConfig
 from pose_service.decode import ImageLimits
 from conftest import REDIS_URL
 from servers import call, start_gunicorn, wait_ready
+from test_batch import _video_with_misses
 
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -48,6 +49,7 @@ STAGES = ("decode", "detect", "body", "track", "encode")
 
 def test_requests_stages_people_and_locks_are_counted_exactly(app, client, astronaut_b64):
     video = f"metrics-{uuid.uuid4().hex[:8]}"
+    gap = _video_with_misses([False, True, False], 0.36)
     before = scrape(client)
     for frame in range(3):  # a track is confirmed on its third frame: then a miss is predicted
         response = client.post("/pose/hybrid", json={"image_base64": astronaut_b64, "frame_number": frame,
@@ -60,6 +62,9 @@ def test_requests_stages_people_and_locks_are_counted_exactly(app, client, astro
     assert client.get(f"/sessions/{video}").status_code == 200
     assert client.get("/sessions/never-seen").status_code == 404
     assert client.get("/no/such/route").status_code == 404
+    batch = client.post("/pose/batch", json={"frames": [{"image_base64": astronaut_b64}] * 3, "video_id": gap,
+                                             "simulate_misses": 0.36, "include_mesh": False})
+    assert [f["people"][0]["source"] for f in batch.get_json()["frames"]] == ["detected", "interpolated", "detected"]
     after = scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -71,6 +76,7 @@ def test_requests_stages_people_and_locks_are_counted_exactly(app, client, astro
     assert delta(requests, route="/sessions/<video_id>", method="GET", status="200") == 1
     assert delta(requests, route="/sessions/<video_id>", method="GET", status="404") == 1
     assert delta(requests, route="unmatched", method="GET", status="404") == 1
+    assert delta(requests, route="/pose/batch", method="POST", status="200") == 1
     assert delta(requests, route="/metrics", method="GET", status="200") == 1  # the scrape before, not this one
     assert not any(video in label for _, labels in after for _, label in labels)  # routes, never a video id
     assert delta("pose_request_duration_seconds_count", route="/pose/hybrid") == 5
@@ -83,12 +89,14 @@ def test_requests_stages_people_and_locks_are_counted_exactly(app, client, astro
     stage_sum = sum(delta("pose_stage_duration_seconds_sum", stage=s) for s in STAGES)
     assert stage_sum < delta("pose_request_duration_seconds_sum", route="/pose/hybrid")
 
-    assert delta("pose_people_total", source="detected") == 3
+    # Live frames: 3 detected + 1 predicted; the batch: 2 detected + 1 interpolated.
+    assert delta("pose_people_total", source="detected") == 5
     assert delta("pose_people_total", source="predicted") == 1
+    assert delta("pose_people_total", source="interpolated") == 1
 
-    # Every frame took the detector's lock and the body model's (the fit).
-    assert delta("pose_model_lock_wait_seconds_count", lock="detector") >= 4
-    assert delta("pose_model_lock_wait_seconds_count", lock="body") >= 4
+    # Every frame, live or batch, took the detector's lock and the body model's (the fit).
+    assert delta("pose_model_lock_wait_seconds_count", lock="detector") >= 7
+    assert delta("pose_model_lock_wait_seconds_count", lock="body") >= 7
 
     assert value(after, "pose_sessions_active") == app.extensions["pose_sessions"].count() >= 1
     jobs = app.extensions["pose_jobs"].counts()

@@ -28,6 +28,7 @@ from ..pipeline import GpuOutOfMemory
 from .errors import ApiError
 from .auth import new_job_id, owns_job
 from .context import json_body, ready_pipeline, runtime
+from .metrics import counted_batch
 from .schemas import BatchFrame, BatchOptionsFields, BatchRequest, BatchVideoForm, parse
 
 bp = Blueprint("batch", __name__)
@@ -158,8 +159,9 @@ def pose_batch() -> Response:
             else:
                 jobs.submit(
                     batch_id,
-                    lambda job: run_batch(pipeline, batch.frames(), batch.frames_total, batch.options, job.progress,
-                                          job.cancel.is_set, jobs.retention.max_result_bytes),
+                    lambda job: counted_batch(run_batch(pipeline, batch.frames(), batch.frames_total, batch.options,
+                                                        job.progress, job.cancel.is_set,
+                                                        jobs.retention.max_result_bytes)),
                     batch.frames_total,
                     batch.cleanup,
                 )
@@ -171,7 +173,7 @@ def pose_batch() -> Response:
         return response
 
     try:
-        result = run_batch(pipeline, batch.frames(), batch.frames_total, batch.options)
+        result = counted_batch(run_batch(pipeline, batch.frames(), batch.frames_total, batch.options))
         return _with_frames({"summary": result.summary}, result.frames)
     except GpuOutOfMemory as exc:
         raise ApiError(503, "gpu_out_of_memory", str(exc), config.retry_after_s) from None

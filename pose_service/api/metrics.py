@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
@@ -24,6 +24,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis.exceptions import RedisError
 
+from ..batch.runner import BatchResult
 from ..timing import LOCK_WAIT_OBSERVERS
 from ..types import FrameResult
 from .context import sessions
@@ -39,6 +40,7 @@ if MULTIPROCESS and values.ValueClass is values.MutexValue:
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MODEL_STATES = ("loading", "loaded", "failed")
+SOURCES = ("detected", "predicted", "interpolated")
 
 REQUESTS = Counter("pose_requests", "HTTP requests by route (Flask's URL rule; 'unmatched' when none matched), "
                    "method and status", ["route", "method", "status"])
@@ -48,8 +50,9 @@ REQUEST_SECONDS = Histogram("pose_request_duration_seconds", "Time from the requ
 STAGE_SECONDS = Histogram("pose_stage_duration_seconds", "Time a POST /pose/hybrid frame spent in each stage: "
                           "decode, detect, body (fit or regress), track, encode", ["stage"],
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-PEOPLE = Counter("pose_people", "People answered by /pose/hybrid frames, by source: detected, predicted (by a track "
-                 "over a miss)", ["source"])
+PEOPLE = Counter("pose_people", "People answered by /pose/hybrid frames and by batches run in this process, by "
+                 "source: detected, predicted (by a track over a miss), interpolated (inside a batch's track)",
+                 ["source"])
 LOCK_WAIT_SECONDS = Histogram("pose_model_lock_wait_seconds", "Time spent waiting for a model's lock (detector, body, "
                               "regressor), per acquisition", ["lock"],
                               buckets=(0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
@@ -73,16 +76,19 @@ def observe_models(models: Mapping[str, str]) -> None:
             MODELS.labels(model, name).set(1 if name == current else 0)
 
 
-def observe_people(sources: Iterable[str]) -> None:
-    for source, count in Tally(sources).items():
-        PEOPLE.labels(source).inc(count)
-
-
 def observe_frame(result: FrameResult, times: Mapping[str, float]) -> None:
     """A ``/pose/hybrid`` frame: its stage times (the pipeline's and the route's ``times``) and its people."""
     for stage, seconds in {**result.timings, **times}.items():
         STAGE_SECONDS.labels(stage).observe(seconds)
-    observe_people(person.source for person in result.people)
+    for source, count in Tally(person.source for person in result.people).items():
+        PEOPLE.labels(source).inc(count)
+
+
+def counted_batch(result: BatchResult) -> BatchResult:
+    """A batch's result, its people counted (from its summary's counts by source)."""
+    for source in SOURCES:
+        PEOPLE.labels(source).inc(result.summary[source])
+    return result
 
 
 @bp.before_app_request

@@ -235,6 +235,7 @@ class RQJobs:
             "running": queue.started_job_registry.count,
             "done": queue.finished_job_registry.count,
             "failed": queue.failed_job_registry.count,
+            "cancelled": queue.canceled_job_registry.count,
         }
 
     def delete(self, job_id: str) -> bool:
