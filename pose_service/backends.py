@@ -88,7 +88,9 @@ def _detector(config: ServiceConfig):
     else:
         from .detect.blazepose import BlazePoseDetector
 
-        detector = BlazePoseDetector(max_tiles=config.max_tiles)
+        # Landmarks run for at most twice the people kept (some detections turn out not to be people): a crowd
+        # cannot hold the detector for long either.
+        detector = BlazePoseDetector(max_tiles=config.max_tiles, max_people=2 * config.max_people)
     detector.warm_up()
     return detector
 

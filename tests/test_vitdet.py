@@ -24,6 +24,6 @@ def test_without_detectron2_the_adapter_says_what_is_missing():
 
 
 def test_vitdet_is_for_the_hmr2_backend_only():
-    with pytest.raises(ValueError, match="hmr2 backend"):
+    with pytest.raises(ValueError, match="POSE_DETECTOR: vitdet .* POSE_BACKEND=hmr2"):
         ServiceConfig(detector="vitdet")
     assert ServiceConfig(backend="hmr2", detector="vitdet").detector == "vitdet"
