@@ -47,6 +47,9 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app = Flask(__name__)
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    # Werkzeug answers a path with "//" (e.g. an id that is "/") with an HTML redirect to the merged path, outside
+    # the error handlers: unmerged, it is an ordinary JSON 404.
+    app.url_map.merge_slashes = False
 
     from .api.auth import install as install_auth
     from .api.batch import bp as batch_bp

@@ -82,3 +82,12 @@ def test_a_real_frame_still_works_after_the_refusals(client, astronaut):
     response = client.post("/pose/hybrid", json={"image_base64": encode_b64(astronaut), "frame_number": 0,
                                                  "video_id": "after-limits"})
     assert response.status_code == 200 and len(response.get_json()["people"]) == 1
+
+
+@pytest.mark.parametrize("path", ["/jobs/%2F/frames", "/jobs//frames", "/sessions//measurements", "//health"])
+def test_double_slashes_get_json_not_an_html_redirect(client, path):
+    """Werkzeug once answered these with a 308 and an HTML page (found by scripts/fuzz_service.py)."""
+    for method in ("GET", "DELETE"):
+        response = client.open(path, method=method)
+        assert response.status_code == 404 and response.get_json()["code"] in ("not_found", "job_not_found",
+                                                                                "session_not_found")
