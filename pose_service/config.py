@@ -59,9 +59,9 @@ class ServiceConfig:
     """Most detector tiles in one frame's wide search (``POSE_MAX_TILES``); larger frames get larger tiles, so a
     huge frame cannot hold the detector for long."""
     frame_budget_ms: int = 3000
-    """A frame's fits stop after this many milliseconds (``POSE_FRAME_BUDGET_MS``; 0: no budget): people not yet
-    fitted (the primary person is fitted first, always) get their keypoints without a body this frame, so a crowded or
-    huge frame cannot hold the body model for long."""
+    """A frame's work stops starting fits that would end after this many milliseconds from its start
+    (``POSE_FRAME_BUDGET_MS``; 0: no budget): people not fitted (the primary person is fitted first, always) get
+    their keypoints without a body this frame, so a crowded or huge frame cannot hold the body model for long."""
     max_people: int = 8
     """Most people detected in one frame (``POSE_MAX_PEOPLE``); beyond it the most confident are kept, so a crowd
     cannot hold the body model for long. Tracked people missed in the frame are still predicted."""

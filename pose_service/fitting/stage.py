@@ -20,7 +20,7 @@ class FitStage:
     ``pipeline.Fitter``).
 
     A person whose keypoints are too few to fit, whose fit is rejected (``FitConfig.reject_fit_error``), or who is
-    reached after the frame's deadline (all but the first), keeps its detector keypoints and no mesh, and gives no
+    whose fit would end past the frame's deadline (all but the first), keeps its detector keypoints and no mesh, and gives no
     new fit state (None: its track keeps the last one). One fit at a time
     (``lock``, shared with the measurements): the body model caches its rest mesh between calls.
     """
@@ -50,15 +50,19 @@ class FitStage:
         height, width = image.shape[:2]
         fitted = []
         with self.lock:
+            longest = 0.0  # the slowest fit of this frame so far: the next one may take as long
             for i, (person, state) in enumerate(zip(people, previous)):
-                # Over the frame's budget: keypoints now, a body next frame; the first (primary) person always fits.
-                if i > 0 and deadline is not None and time.monotonic() > deadline:
+                # A fit that would end past the frame's budget is not started: keypoints now, a body next frame.
+                # The first (primary) person always fits.
+                started = time.monotonic()
+                if i > 0 and deadline is not None and started + longest > deadline:
                     fitted.append((person, None))
                     continue
                 result = self.fitter.fit(
                     self.model, person.keypoints_2d, (width, height), focal_length_px, person.keypoints_3d,
                     None if state is None else FitState.from_dict(state),
                 )  # fmt: skip
+                longest = max(longest, time.monotonic() - started)
                 if result is None:
                     fitted.append((person, None))
                     continue
