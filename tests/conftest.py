@@ -79,8 +79,10 @@ def redis_namespace(redis_client):
 
 @pytest.fixture(scope="session")
 def app():
-    """The embedded-default service, loaded once for the session."""
-    application = create_app(ServiceConfig())
+    """The embedded-default service, loaded once for the session. Without a frame budget: tests compare results of
+    runs (in memory and on Redis, one worker and three), which must not depend on how fast each run happened to be
+    (the budget has its own tests)."""
+    application = create_app(ServiceConfig(frame_budget_ms=0))
     assert application.extensions["pose_runtime"].wait(timeout=300), "models failed to load"
     return application
 

@@ -24,6 +24,11 @@ FRAMES = 12
 LOCK_TIMEOUT_S = 5
 
 
+NO_BUDGET = "0"
+"""Results compared with the in-process worker's must not depend on how fast each process happens to run: no frame
+budget here, as in the session's app (conftest.py)."""
+
+
 @pytest.fixture(scope="module")
 def cluster(redis_client):
     """(process, base URL, namespace): gunicorn, three workers, sessions in Redis."""
@@ -31,6 +36,7 @@ def cluster(redis_client):
     process, base = start_gunicorn({
         "POSE_WORKERS": str(WORKERS), "POSE_THREADS": "2", "POSE_REDIS_URL": REDIS_URL,
         "POSE_REDIS_NAMESPACE": namespace, "POSE_SESSION_LOCK_TIMEOUT_S": str(LOCK_TIMEOUT_S),
+        "POSE_FRAME_BUDGET_MS": NO_BUDGET,
     })  # fmt: skip
     try:
         wait_ready(process, base, workers=WORKERS)
@@ -129,7 +135,8 @@ def test_a_worker_killed_mid_frame_loses_no_session(cluster, redis_client, rende
 def rq_worker(cluster):
     """One RQ worker process on the cluster's batch queue."""
     _, _, namespace = cluster
-    env = os.environ | {"POSE_REDIS_URL": REDIS_URL, "POSE_REDIS_NAMESPACE": namespace}
+    env = os.environ | {"POSE_REDIS_URL": REDIS_URL, "POSE_REDIS_NAMESPACE": namespace,
+                        "POSE_FRAME_BUDGET_MS": NO_BUDGET}
     process = subprocess.Popen([sys.executable, "-m", "pose_service.batch.queue"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     yield process
