@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .batch.jobs import Retention
     from .decode import ImageLimits
-    from .models.hmr2.checkpoint import HMR2Files
+    from .models.hmr2.files import HMR2Files
     from .pipeline import VideoOptions
     from .tracking import TrackerConfig
 
@@ -197,7 +197,7 @@ class ServiceConfig:
 
     def hmr2_files(self) -> "HMR2Files":
         """Where the HMR 2.0 checkpoint and SMPL files are."""
-        from .models.hmr2.checkpoint import HMR2Files
+        from .models.hmr2.files import HMR2Files
 
         return HMR2Files.from_settings(self.hmr2_cache_dir, self.hmr2_checkpoint)
 

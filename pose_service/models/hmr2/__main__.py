@@ -1,19 +1,16 @@
-"""Command line: ``python -m pose_service.models.hmr2 verify <reference.pt>``, ``convert <ckpt> <out>`` and
-``fetch [--url URL]`` (download, check and unpack upstream's data archive into the cache folder)."""
+"""Command line: ``python -m pose_service.models.hmr2 verify <reference.pt>`` and ``convert <ckpt> <out>``.
+(Installing the weights: ``python -m pose_service.models.hmr2.fetch``, which needs no torch.)"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 import torch
 
-from ...config import ServiceConfig
 from .checkpoint import check_state_dict, convert
-from .fetch import ARCHIVE_URLS, ArchiveError, fetch
 from .network import HMR2, HMR2Config
 
 # Per-tensor tolerance on |ours - reference| <= tol * max(1, |reference|). The relative part matters only for
@@ -62,21 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p_convert.add_argument("out", type=Path)
     p_convert.add_argument("--config", type=Path, help="network sizes (.json, or a reference .pt); default: "
                                                        "the released HMR 2.0 sizes")
-    p_fetch = sub.add_parser("fetch", help="download (resumable), check and unpack hmr2_data.tar.gz into the cache")
-    p_fetch.add_argument("--url", action="append", help="archive URL to try (repeatable); default: upstream's")
-    p_fetch.add_argument("--cache-dir", type=Path, help="default: $POSE_HMR2_CACHE_DIR, $HMR2_CACHE_DIR or ~/.cache/4DHumans")
     args = parser.parse_args(argv)
     if args.command == "verify":
         return 0 if verify(args.reference) else 1
-    if args.command == "fetch":
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
-        try:
-            cache = args.cache_dir or ServiceConfig.from_env().hmr2_files().cache
-            print(f"ready: {fetch(cache, tuple(args.url or ARCHIVE_URLS))}")
-        except ArchiveError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return 0
     config = _config_from_file(args.config) if args.config else HMR2Config()
     print(f"wrote {convert(args.ckpt, args.out, config)}")
     return 0
