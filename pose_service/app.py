@@ -57,6 +57,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     from .api.measurements import bp as measurements_bp
     from .api.metrics import bp as metrics_bp, observe_models
     from .api.routes import bp
+    from .api.viewer import bp as viewer_bp
 
     register_error_handlers(app)
     app.register_blueprint(metrics_bp)  # first: its clock starts before other request hooks, which may answer early
@@ -71,6 +72,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(batch_bp)
     app.register_blueprint(measurements_bp)
+    app.register_blueprint(viewer_bp)
     app.extensions["pose_jobs"] = job_manager(config)
 
     # The session store does not wait for the models: /sessions answers while they load.
