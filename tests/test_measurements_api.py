@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import trimesh
+from scipy.spatial.transform import Rotation
 
 from conftest import encode_b64
+from pose_service.conventions import BODY25_INDEX, BODY25_NAMES
 from pose_service.measure import MEASUREMENTS
 from pose_service.measure.shape import neutral_height_cm
 from pose_service.synth.clip import ClipSpec, PersonSpec
 
+ROOT = Path(__file__).resolve().parents[1]
 SHAPE = (0.6, 0.3, -0.4, 0.5, 0.8, -0.2)  # a heavier, taller than average body
 FRAMES = 36
 
@@ -97,6 +105,12 @@ def test_obj_and_json_exports(client, posted, pipeline, true_height):
 
 @pytest.mark.parametrize("query, status, code", [
     ("track_id=1&format=fbx", 400, "invalid_field"),
+    ("track_id=1&format=glb&fps=0", 400, "invalid_field"),
+    ("track_id=1&format=bvh&fps=-30", 400, "invalid_field"),
+    ("track_id=1&format=glb&fps=fast", 400, "invalid_field"),
+    ("track_id=1&format=glb&fps=nan", 400, "invalid_field"),
+    ("track_id=1&format=glb&fps=inf", 400, "invalid_field"),
+    ("track_id=1&format=bvh&fps=1001", 400, "invalid_field"),
     ("format=npz", 400, "invalid_field"),
     ("track_id=abc&format=npz", 400, "invalid_field"),
     ("track_id=999&format=npz", 404, "track_not_found"),
@@ -104,6 +118,217 @@ def test_obj_and_json_exports(client, posted, pipeline, true_height):
 def test_export_errors(client, posted, query, status, code):
     response = client.get(f"/sessions/measure-walk/export?{query}")
     assert response.status_code == status and response.get_json()["code"] == code
+
+
+# glb and bvh: a skeleton of the BODY_25 keypoints animated over the clip, in y-up axes (camera axes, y and z negated).
+Y_UP = np.diag([1.0, -1.0, -1.0])
+GLTF_COMPONENTS = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}
+GLTF_WIDTHS = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+
+
+def gltf_array(gltf, blob: bytes, index: int) -> np.ndarray:
+    """Accessor ``index`` of a GLB (tightly packed views, as the export writes them): (count, width)."""
+    accessor = gltf.accessors[index]
+    view = gltf.bufferViews[accessor.bufferView]
+    start = (view.byteOffset or 0) + (accessor.byteOffset or 0)
+    width = GLTF_WIDTHS[accessor.type]
+    values = np.frombuffer(blob, GLTF_COMPONENTS[accessor.componentType], accessor.count * width, start)
+    return values.reshape(accessor.count, width)
+
+
+def forward_kinematics(parents: list[int], translations: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """(N, J, 4, 4) world matrices of joints with local ``translations`` (N, J, 3) and ``rotations`` (N, J, 3, 3);
+    ``parents`` (J,): -1 for the root."""
+    local = np.tile(np.eye(4), translations.shape[:2] + (1, 1))
+    local[..., :3, :3], local[..., :3, 3] = rotations, translations
+    world = np.zeros_like(local)
+    done: set[int] = set()
+    while len(done) < len(parents):
+        for joint, parent in enumerate(parents):
+            if joint not in done and (parent < 0 or parent in done):
+                world[:, joint] = local[:, joint] if parent < 0 else world[:, parent] @ local[:, joint]
+                done.add(joint)
+    return world
+
+
+@pytest.fixture(scope="module")
+def served_bodies(posted, pipeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(frame_numbers (N,), keypoints (N, 25, 3), vertices (N, V, 3))`` of each served frame's body (the body
+    model at the response's ``body_params``: its full mesh and that mesh's keypoints) plus its
+    ``camera_translation``, in y-up axes."""
+    frames, params, translations = [], [], []
+    for response in posted:
+        person = response["people"][0] if response["people"] else None
+        if person is not None and person["source"] == "detected":
+            frames.append(response["frame_number"])
+            params.append([person["body_params"][k] for k in ("global_orient", "body_pose", "shape")])
+            translations.append(person["camera_translation"])
+    tensors = [torch.tensor(np.array(values), dtype=torch.float32) for values in zip(*params)]
+    with pipeline.body_lock, torch.no_grad():
+        body = pipeline.body(*tensors)
+    translations = np.array(translations)[:, None]
+    keypoints, vertices = ((points.double().numpy() + translations) @ Y_UP.T
+                           for points in (body.keypoints, body.vertices))
+    return np.array(frames), keypoints, vertices
+
+
+def test_glb_export_skins_the_avatar_and_reproduces_the_served_keypoints(client, posted, pipeline, served_bodies):
+    from pygltflib import GLTF2
+
+    track_id = posted[-1]["people"][0]["track_id"]
+    response = client.get(f"/sessions/measure-walk/export?track_id={track_id}&format=glb")
+    assert response.status_code == 200 and response.mimetype == "model/gltf-binary"
+    gltf = GLTF2.load_from_bytes(response.data)
+    blob = gltf.binary_blob()
+    frames, expected, served_vertices = served_bodies
+
+    primitive = gltf.meshes[0].primitives[0]
+    vertices = gltf_array(gltf, blob, primitive.attributes.POSITION)
+    assert vertices.shape == (pipeline.body.num_vertices, 3)
+    assert gltf_array(gltf, blob, primitive.indices).size == 3 * len(pipeline.faces)
+    skin = gltf.skins[0]
+    assert [gltf.nodes[j].name for j in skin.joints] == list(BODY25_NAMES)
+    weights = gltf_array(gltf, blob, primitive.attributes.WEIGHTS_0)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
+
+    # The animation: a rotation and a translation channel per joint, keyed at frame_number / 30 (the default fps).
+    animation = gltf.animations[0]
+    assert len(animation.channels) == 2 * len(skin.joints)
+    tracks = {(c.target.node, c.target.path): animation.samplers[c.sampler] for c in animation.channels}
+    for sampler in animation.samplers:
+        times = gltf_array(gltf, blob, sampler.input)[:, 0]
+        np.testing.assert_allclose(times, frames / 30.0, rtol=1e-6)
+        assert len(gltf_array(gltf, blob, sampler.output)) == len(frames)
+
+    # Pose the skeleton from the file's data alone: each joint's world position per frame.
+    parents = [-1] * len(gltf.nodes)
+    for index, node in enumerate(gltf.nodes):
+        for child in node.children or []:
+            parents[child] = index
+    joints = skin.joints
+    translations = np.stack([gltf_array(gltf, blob, tracks[j, "translation"].output) for j in joints], axis=1)
+    quaternions = np.stack([gltf_array(gltf, blob, tracks[j, "rotation"].output) for j in joints], axis=1)
+    rotations = Rotation.from_quat(quaternions.reshape(-1, 4)).as_matrix().reshape(quaternions.shape[:2] + (3, 3))
+    world = forward_kinematics([parents[j] for j in joints], translations, rotations)
+    assert np.abs(world[..., :3, 3] - expected).max() < 1e-3
+    # The served keypoints_3d are the same keypoints, One-Euro smoothed over time; on the track's first frame
+    # nothing is smoothed yet.
+    first = posted[int(frames[0])]["people"][0]
+    keypoints_3d = np.array([[k["x"], k["y"], k["z"]] for k in first["keypoints_3d"]])
+    served = (keypoints_3d + first["camera_translation"]) @ Y_UP.T
+    assert np.abs(world[0, :, :3, 3] - served).max() < 1e-3
+
+    # Skinning (joint matrices x inverse bind matrices, weighted) poses the avatar near the served mesh: within
+    # ~1 cm on the last frame (the settled shape), more where the skeleton has no joint (shoulders, spine).
+    inverse_bind = gltf_array(gltf, blob, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    skinning = world[-1] @ inverse_bind  # (J, 4, 4)
+    bound = gltf_array(gltf, blob, primitive.attributes.JOINTS_0).astype(int)
+    homogeneous = np.c_[vertices, np.ones(len(vertices))]
+    posed = np.einsum("vk,vkij,vj->vi", weights, skinning[bound], homogeneous)[:, :3]
+    distances = np.linalg.norm(posed - served_vertices[-1], axis=1)
+    assert np.median(distances) < 0.015 and np.percentile(distances, 95) < 0.05
+
+
+def parse_bvh(text: str) -> tuple[list[str], list[int], np.ndarray, float, np.ndarray]:
+    """``(joint names, parents, offsets (J, 3), frame time, motion (M, channels))`` of a BVH whose joints all have
+    six channels (position, then rotation), as the export writes them."""
+    names, parents, offsets, stack = [], [], [], []
+    lines = iter(text.splitlines())
+    for line in lines:
+        words = line.split()
+        if words[:1] in (["ROOT"], ["JOINT"]):
+            parents.append(stack[-1] if stack else -1)
+            names.append(words[1])
+        elif words[:1] == ["End"]:
+            names.append(None)  # an end site: braces and an offset, no channels
+            parents.append(stack[-1])
+        elif words[:1] == ["{"]:
+            stack.append(len(names) - 1)
+        elif words[:1] == ["}"]:
+            stack.pop()
+        elif words[:1] == ["OFFSET"]:
+            offsets.append([float(v) for v in words[1:]])
+        elif words[:1] == ["CHANNELS"]:
+            assert words[1:] == ["6", "Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"]
+        elif words[:1] == ["MOTION"]:
+            break
+    count = int(next(lines).split(":")[1])
+    frame_time = float(next(lines).split(":")[1])
+    motion = np.array([[float(v) for v in next(lines).split()] for _ in range(count)])
+    joints = [i for i, name in enumerate(names) if name is not None]
+    return ([names[i] for i in joints], [joints.index(parents[i]) if parents[i] >= 0 else -1 for i in joints],
+            np.array(offsets)[joints], frame_time, motion)
+
+
+def test_bvh_export_has_every_frame_and_reproduces_the_served_keypoints(client, posted, served_bodies):
+    track_id = posted[-1]["people"][0]["track_id"]
+    response = client.get(f"/sessions/measure-walk/export?track_id={track_id}&format=bvh&fps=25")
+    assert response.status_code == 200
+    names, parents, offsets, frame_time, motion = parse_bvh(response.data.decode())
+    frames, expected, _ = served_bodies
+    assert sorted(names) == sorted(BODY25_NAMES) and names[0] == "mid_hip"
+    assert frame_time == pytest.approx(1 / 25) and len(motion) == frames[-1] - frames[0] + 1 == len(frames)
+    assert motion.shape[1] == 6 * len(names)
+    np.testing.assert_allclose(offsets[0], 0.0)  # the root's position channels are its world position
+    channels = motion.reshape(len(motion), len(names), 6)
+    rotations = Rotation.from_euler("ZXY", channels[..., 3:].reshape(-1, 3), degrees=True).as_matrix()
+    world = forward_kinematics(parents, channels[..., :3], rotations.reshape(channels.shape[:2] + (3, 3)))
+    order = [names.index(name) for name in BODY25_NAMES]
+    assert np.abs(world[..., :3, 3][:, order] - expected).max() < 1e-3
+
+
+def test_bvh_fills_frames_without_a_body(client, posted, pipeline, served_bodies):
+    """A frame missing from a track's history (a miss) gets a BVH row between its neighbours'; the others keep
+    theirs."""
+    from pose_service.measure.bvh_export import bvh_text
+    from pose_service.measure.skeleton_animation import track_animation
+    from pose_service.sessions.bodies import BodyHistory
+
+    track_id = posted[-1]["people"][0]["track_id"]
+    data = np.load(io.BytesIO(client.get(f"/sessions/measure-walk/export?track_id={track_id}&format=npz").data))
+    kept = np.arange(len(data["frame_numbers"])) != 10
+    history = BodyHistory("anny", *(data[k][kept] for k in ("frame_numbers", "global_orient", "body_pose",
+                                                               "frame_shapes", "transl", "fit_confidence")))
+    with pipeline.body_lock:
+        animation = track_animation(pipeline.body, history, data["shape"])
+    names, parents, _, _, motion = parse_bvh(bvh_text(animation, 30.0))
+    frames, expected, _ = served_bodies
+    assert len(motion) == len(frames)  # every frame of the span, the missing one too
+    channels = motion.reshape(len(motion), len(names), 6)
+    rotations = Rotation.from_euler("ZXY", channels[..., 3:].reshape(-1, 3), degrees=True).as_matrix()
+    world = forward_kinematics(parents, channels[..., :3], rotations.reshape(channels.shape[:2] + (3, 3)))
+    joints = world[..., :3, 3][:, [names.index(name) for name in BODY25_NAMES]]
+    assert np.abs(joints[kept] - expected[kept]).max() < 1e-3
+    root = BODY25_INDEX["mid_hip"]
+    np.testing.assert_allclose(joints[10, root], (expected[9, root] + expected[11, root]) / 2, atol=1e-6)
+
+
+def test_blender_imports_the_exports(client, posted, served_bodies, tmp_path):
+    """scripts/check_blender_import.py in Blender (Debian: apt-get install blender python3-numpy): both files
+    import, and the left ankle is within 1 cm of the served mesh's on a frame in the middle of the clip."""
+    assert shutil.which("blender"), "Blender is not installed (apt-get install -y blender python3-numpy)"
+    track_id = posted[-1]["people"][0]["track_id"]
+    for fmt in ("glb", "bvh"):
+        response = client.get(f"/sessions/measure-walk/export?track_id={track_id}&format={fmt}")
+        assert response.status_code == 200
+        (tmp_path / f"walk.{fmt}").write_bytes(response.data)
+    frames, expected, _ = served_bodies
+    row = len(frames) // 2
+    (tmp_path / "expected.json").write_text(json.dumps({
+        "fps": 30, "first_frame": int(frames[0]), "frame_number": int(frames[row]),
+        "left_ankle": expected[row, BODY25_INDEX["left_ankle"]].tolist()}))
+    result = subprocess.run(
+        ["blender", "--background", "--factory-startup", "--python", str(ROOT / "scripts/check_blender_import.py"),
+         "--", "--glb", str(tmp_path / "walk.glb"), "--bvh", str(tmp_path / "walk.bvh"),
+         "--expect", str(tmp_path / "expected.json")],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    reports = re.findall(r"^(glb|bvh): frames (\S+), (\d+) bones; .* error ([0-9.]+) cm$", result.stdout, re.MULTILINE)
+    assert [r[0] for r in reports] == ["glb", "bvh"], result.stdout
+    span = f"{frames[0]}-{frames[-1]}"
+    assert reports[0][1] == span and reports[1][1] == f"1-{len(frames)}"  # the BVH starts at Blender's frame 1
+    for _, _, bones, error in reports:
+        assert int(bones) == len(BODY25_NAMES) and float(error) < 1.0
 
 
 def test_unknown_session(client):

@@ -1,8 +1,11 @@
 """Measurement and export routes: ``GET /sessions/<video_id>/measurements``, ``GET /sessions/<video_id>/export``
-and ``POST /measurements`` (photos of one person). Logic in :mod:`pose_service.measure`, imported on use: it needs
-torch, which a keypoints-only service never loads."""
+(``format`` npz, obj, json, glb or bvh; ``fps`` times glb and bvh) and ``POST /measurements`` (photos of one
+person). Logic in :mod:`pose_service.measure`, imported on use: it needs torch, which a keypoints-only service never
+loads."""
 
 from __future__ import annotations
+
+import math
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -18,6 +21,9 @@ from ..respond import mesh_json
 from .schemas import MeasurementRequest, parse
 
 bp = Blueprint("measurements", __name__)
+
+MAX_FPS = 1000.0
+"""Highest ``fps`` an export takes (frames per second): above any video's, so a larger one is a mistake."""
 
 
 def _session(pipeline: FramePipeline, video_id: str) -> SessionState:
@@ -50,9 +56,21 @@ def session_measurements(video_id: str) -> Response:
     return jsonify({"video_id": video_id, "tracks": tracks})
 
 
+def _fps() -> float:
+    """The ``fps`` query parameter (frames per second, for the glb and bvh exports' timing): default 30."""
+    raw = request.args.get("fps", "30")
+    try:
+        fps = float(raw)
+    except ValueError:
+        fps = math.nan
+    if not 0 < fps <= MAX_FPS:  # also nan
+        raise ApiError(400, "invalid_field", f"fps must be a number above 0 and at most {MAX_FPS:g}, not {raw!r}")
+    return fps
+
+
 @bp.get("/sessions/<video_id>/export")
 def session_export(video_id: str) -> Response:
-    from ..measure.export import FORMATS, json_frames, npz_bytes, obj_bytes
+    from ..measure.export import FILE_MIMETYPES, FORMATS, file_bytes, json_frames
     from ..measure.shape import track_measurements
 
     pipeline = _body_pipeline()
@@ -64,6 +82,7 @@ def session_export(video_id: str) -> Response:
     if raw is None or not raw.isdigit() or len(raw) > 9:
         raise ApiError(400, "invalid_field", "track_id must be given as a non-negative integer")
     track_id = int(raw)
+    fps = _fps()
     history = _histories(pipeline, video_id).tracks.get(track_id)
     if history is None or track_id not in state.bodies.tracks:
         raise ApiError(404, "track_not_found", f"video {video_id!r} has no body for track {track_id}")
@@ -74,10 +93,8 @@ def session_export(video_id: str) -> Response:
     if fmt == "json":
         return jsonify({"video_id": video_id, "track_id": track_id, "body_model": history.body_model,
                         "measurements": entry, "frames": json_frames(history)})
-    with pipeline.body_lock:
-        data = npz_bytes(pipeline.body, history, shape) if fmt == "npz" else obj_bytes(pipeline.body, shape)
-    mimetype = "application/octet-stream" if fmt == "npz" else "text/plain"
-    response = Response(data, mimetype=mimetype)
+    data = file_bytes(fmt, pipeline.body, history, shape, fps, pipeline.body_lock)
+    response = Response(data, mimetype=FILE_MIMETYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{video_id}-track{track_id}.{fmt}"'
     return response
 

@@ -1,5 +1,5 @@
-"""A track's exports: body-model parameters per frame (``.npz``), the neutral-pose body (``.obj``, the avatar) and
-its per-frame results (JSON).
+"""A track's exports: body-model parameters per frame (``.npz``), the neutral-pose body (``.obj``, the avatar), its
+per-frame results (JSON), and the avatar animated for Blender and the like (``.glb``, ``.bvh``).
 
 ``.npz`` arrays, one row per frame with a body (frame order): ``frame_numbers`` (N,), ``global_orient`` (N, 3) and
 ``body_pose`` (N, J, 3) axis-angle, ``transl`` (N, 3) metres (camera_translation: the root in the camera frame),
@@ -10,11 +10,16 @@ each frame was fitted with. Axes and parameterisation as the service's responses
 
 ``.obj``: the neutral-pose body of the aggregated shape, metres, in the usual modelling axes (y up, the body facing
 +z): the service's camera axes turned half a turn about x.
+
+``.glb``: that body skinned to a skeleton of the BODY_25 keypoints, with the skeleton's motion over the track's
+frames (:mod:`.gltf_export`); ``.bvh``: the skeleton and its motion alone (:mod:`.bvh_export`). Same axes and units;
+the joints reproduce, per frame, the served mesh's keypoints plus ``camera_translation`` (:mod:`.skeleton_animation`).
 """
 
 from __future__ import annotations
 
 import io
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -23,9 +28,13 @@ import trimesh
 from ..body.base import BodyModel
 from ..sessions.bodies import BodyHistory
 from .body import neutral_body
+from .bvh_export import bvh_text
+from .gltf_export import glb_bytes
+from .skeleton_animation import CAMERA_TO_Y_UP, track_animation
 
-FORMATS = ("npz", "obj", "json")
-_CAMERA_TO_MODELLING = np.diag([1.0, -1.0, -1.0])
+FORMATS = ("npz", "obj", "json", "glb", "bvh")
+FILE_MIMETYPES = {"npz": "application/octet-stream", "obj": "text/plain", "glb": "model/gltf-binary",
+                  "bvh": "text/plain"}
 
 
 def npz_bytes(model: BodyModel, history: BodyHistory, shape: np.ndarray) -> bytes:
@@ -51,8 +60,20 @@ def npz_bytes(model: BodyModel, history: BodyHistory, shape: np.ndarray) -> byte
 
 def obj_bytes(model: BodyModel, shape: np.ndarray) -> bytes:
     vertices, _ = neutral_body(model, shape)
-    mesh = trimesh.Trimesh(vertices @ _CAMERA_TO_MODELLING.T, model.faces, process=False)
+    mesh = trimesh.Trimesh(vertices @ CAMERA_TO_Y_UP.T, model.faces, process=False)
     return mesh.export(file_type="obj").encode()
+
+
+def file_bytes(fmt: str, model: BodyModel, history: BodyHistory, shape: np.ndarray, fps: float,
+               lock: AbstractContextManager) -> bytes:
+    """The export file of format ``fmt`` (one of ``FILE_MIMETYPES``) of a track's ``history`` and aggregated
+    ``shape`` (S,); ``fps`` times the frames of ``glb`` and ``bvh``. ``lock``, the model's, is held while it runs
+    (``glb`` and ``bvh``: for each batch of frames, see :func:`.skeleton_animation.frame_keypoints`)."""
+    if fmt in ("npz", "obj"):
+        with lock:
+            return npz_bytes(model, history, shape) if fmt == "npz" else obj_bytes(model, shape)
+    animation = track_animation(model, history, shape, lock)
+    return glb_bytes(animation, model.faces, fps) if fmt == "glb" else bvh_text(animation, fps).encode()
 
 
 def json_frames(history: BodyHistory) -> list[dict[str, Any]]:
