@@ -29,7 +29,7 @@ _CHOICES = {"backend": BACKENDS, "detector": DETECTORS, "body_model": BODY_MODEL
 _POSITIVE = ("max_body_bytes", "max_image_pixels", "max_tiles", "max_people", "session_ttl_s", "max_sessions",
              "session_lock_timeout_s", "wide_search_every", "track_confirm_hits", "batch_max_frames",
              "job_max_active", "job_ttl_s", "job_max_finished", "job_max_result_bytes", "retry_after_s")
-_NON_NEGATIVE = ("frame_budget_ms", "track_max_age", "reorder_window", "reorder_wait_ms", "batch_sync_max_frames")
+_NON_NEGATIVE = ("torch_threads", "frame_budget_ms", "track_max_age", "reorder_window", "reorder_wait_ms", "batch_sync_max_frames")
 
 
 class ConfigError(ValueError):
@@ -67,6 +67,11 @@ class ServiceConfig:
     cannot hold the body model for long. Tracked people missed in the frame are still predicted."""
     device: str = "auto"
     """Torch device for models that use torch (``POSE_DEVICE``): ``auto`` (CUDA when available), ``cpu``, ``cuda``."""
+    torch_threads: int = 0
+    """Threads of torch's operators in each worker process (``POSE_TORCH_THREADS``); 0 chooses: 1 for the embedded
+    backend, whose fits are thousands of small operators (on 2 cores a second thread made a fit's step 1.2-10x
+    slower, more so when the other core is busy: ``scripts/benchmark_service.py --stages``), and torch's default
+    (all cores) for HMR 2.0's large matrix products. Run more workers, not more threads, to use more cores."""
     oom_policy: str = "cpu"
     """On CUDA out-of-memory: ``cpu`` runs that request on the CPU, ``fail`` answers 503 (``POSE_OOM_POLICY``)."""
     max_body_bytes: int = 32 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Per-frame fit time on a synthetic 60-frame motion (Anny posed along a smooth trajectory and projected; no
-rendering, no detector): the cold first frame, then warm-started frames, on 2 threads.
+rendering, no detector): the cold first frame, then warm-started frames.
 
-    python scripts/bench_fitting.py [--frames 60] [--no-3d] [--seed 0]
+    python scripts/bench_fitting.py [--frames 60] [--no-3d] [--seed 0] [--threads 1]
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-3d", action="store_true", help="fit to 2D keypoints only")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the service's default is 1)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     model, fitter = AnnyModel(), Fitter()
     subjects = smooth_motion(model, args.frames, rng)

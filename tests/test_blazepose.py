@@ -84,3 +84,23 @@ def test_track_follows_the_person_without_the_detector(detector: BlazePoseDetect
     assert moved == pytest.approx(12, abs=3)
     # An empty frame loses the person instead of inventing one.
     assert detector.track(np.zeros_like(astronaut), [first.next_roi]) == [None]
+
+
+def test_followed_people_need_no_person_detector(detector: BlazePoseDetector, astronaut: np.ndarray) -> None:
+    """MediaPipe's tracking mode: when every hint is followed by the landmark model, the person detector does not
+    run, except on a wide search (tiles) or when someone is lost."""
+    (first,) = detector.detect(astronaut)
+    runs: list[tuple] = []
+    original = detector._detect_region
+    detector._detect_region = lambda rgb, region: runs.append(region) or original(rgb, region)
+    try:
+        followed = Hint(first.person.bbox, (first.next_roi.cx, first.next_roi.cy, first.next_roi.size,
+                                            first.next_roi.rotation))
+        (tracked,) = detector.detect(astronaut, hints=[followed], tiles=False)
+        assert runs == [] and tracked.person.score > 0.5
+        assert len(detector.detect(astronaut, hints=[followed], tiles=True)) == 1 and len(runs) > 1
+        runs.clear()
+        lost = Hint((0.0, 0.0, 50.0, 50.0), (25.0, 25.0, 50.0, 0.0))  # nobody there: the detector searches
+        assert len(detector.detect(astronaut, hints=[followed, lost], tiles=False)) == 1 and runs
+    finally:
+        del detector._detect_region

@@ -84,6 +84,26 @@ def test_anny_frozen_shape_cache_follows_shape_values(anny_model):
     torch.testing.assert_close(first, again)
 
 
+def test_anny_keypoint_rig_equals_the_full_mesh_keypoints(anny_model):
+    """A frozen shape's keypoints without vertices come from the rig of its posable bones (anny_keypoints): the
+    same keypoints and gradients as Anny's 104-bone chain, skinning and regression of the full mesh."""
+    for seed in range(3):
+        global_orient, body_pose, shape = _random_params(anny_model, batch=1, seed=seed, scale=0.6)
+        pose_a, pose_b = body_pose.clone().requires_grad_(), body_pose.clone().requires_grad_()
+        skinned = anny_model(global_orient, pose_a, shape, with_vertices=True).keypoints
+        rigged = anny_model(global_orient, pose_b, shape, with_vertices=False).keypoints
+        torch.testing.assert_close(rigged, skinned, atol=2e-5, rtol=0)  # 20 µm: float32 sums
+        weights = torch.randn(skinned.shape, generator=torch.Generator().manual_seed(seed))
+        (skinned * weights).sum().backward()
+        (rigged * weights).sum().backward()
+        torch.testing.assert_close(pose_b.grad, pose_a.grad, atol=1e-5, rtol=1e-4)
+    # A batch of poses on one shape, as the measurements re-pose a track.
+    global_orient, body_pose, shape = _random_params(anny_model, batch=3, seed=5, scale=0.6)
+    shape = shape[:1]
+    torch.testing.assert_close(anny_model(global_orient, body_pose, shape, with_vertices=False).keypoints,
+                               anny_model(global_orient, body_pose, shape.expand(3, -1)).keypoints, atol=2e-5, rtol=0)
+
+
 @pytest.mark.parametrize("with_vertices", [True, False])
 def test_anny_gradients_reach_all_parameters(anny_model, with_vertices):
     params = [p.requires_grad_() for p in _random_params(anny_model, batch=2)]

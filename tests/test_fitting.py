@@ -142,6 +142,10 @@ def test_warm_start_converges_in_fewer_evaluations(anny_model, fitter, subjects)
     assert _reprojection_px(warm, keypoints_2d) < 10.0
     assert warm.state.frames_since_shape == 1
     np.testing.assert_array_equal(warm.state.shape, cold.state.shape)  # frozen off-schedule
+    # Without the mesh (a request with include_mesh: false) the same fit, and no full forward pass for vertices.
+    bare = fitter.fit(anny_model, keypoints_2d, SIZE, FOCAL, keypoints_3d, previous=cold.state, with_vertices=False)
+    assert bare.vertices is None and warm.vertices.shape == (anny_model.num_vertices, 3)
+    np.testing.assert_allclose(bare.keypoints_3d, warm.keypoints_3d, atol=2e-5)  # float32 sums in another order
 
 
 def test_shape_re_estimated_on_schedule(anny_model, subjects):

@@ -7,8 +7,9 @@ rotation per bone in world-aligned native axes, chained parent to child; ``body_
 ``POSE_BONES`` (native axes), every other bone stays at identity. Identity pose is Anny's A-pose.
 
 Keypoints: BODY_25 from Anny's COCO-WholeBody regressor (23 labels); neck = mean of the shoulders, mid_hip = mean of
-the hips. With ``with_vertices=False`` a reduced Anny that skins only the ``top_k`` heaviest regressor vertices per
-keypoint (weights renormalised) gives them.
+the hips. With ``with_vertices=False`` and a frozen shape (a fit's pose steps), a rig of the posable bones gives the
+full mesh's keypoints exactly (``anny_keypoints``); while the shape itself is fitted, a reduced Anny that skins only
+the ``top_k`` heaviest regressor vertices per keypoint (weights renormalised) estimates them (within ~4 mm).
 
 Cache: anny builds ~790 MB of model data on first use (~35-45 s) in ``POSE_ANNY_CACHE_DIR`` (default
 ``~/.cache/pose-service/anny``); ``python -m pose_service.body.anny_model build-cache`` builds it ahead of serving.
@@ -21,11 +22,13 @@ import dataclasses
 import os
 import pathlib
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import roma
 import torch
 
+from pose_service.body.anny_keypoints import KeypointRig, keypoint_rig
 from pose_service.body.base import BodyModel
 from pose_service.conventions import BODY25_NAMES
 
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
     import anny
 
 DEFAULT_CACHE_DIR = pathlib.Path.home() / ".cache" / "pose-service" / "anny"
+REST_MODELS_KEPT = 8
+"""Shapes whose rest models and keypoint rigs are kept (~0.2 MB each with the full mesh): a busy frame's people."""
 
 # The posable bones a fitter optimises (the first of each chain segment; the rest follow rigidly).
 POSE_BONES: tuple[str, ...] = (
@@ -109,6 +114,31 @@ def _slice_vertices(model: "anny.Anny", keep: torch.Tensor) -> "anny.Anny":
     )
 
 
+class _ShapeCache:
+    """What was built for each of the last ``REST_MODELS_KEPT`` frozen shapes, the most recently used first."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[torch.Tensor, Any]] = []
+
+    @staticmethod
+    def keeps(shape: torch.Tensor) -> bool:
+        """Whether what is built for ``shape`` may be kept: not while the shape is being fitted (it changes every
+        step), nor in inference mode (its tensors cannot enter a later autograd graph)."""
+        return not shape.requires_grad and not torch.is_inference_mode_enabled()
+
+    def get(self, shape: torch.Tensor, build: Callable[[], Any]) -> Any:
+        if not self.keeps(shape):
+            return build()
+        for index, (key, value) in enumerate(self._entries):
+            if key.shape == shape.shape and torch.equal(key, shape):
+                self._entries.insert(0, self._entries.pop(index))
+                return value
+        value = build()
+        self._entries.insert(0, (shape.detach().clone(), value))
+        del self._entries[REST_MODELS_KEPT:]
+        return value
+
+
 class AnnyModel(BodyModel):
     """Anny behind the :class:`BodyModel` interface (float32, dense LBS, no warp)."""
 
@@ -132,9 +162,11 @@ class AnnyModel(BodyModel):
 
         bone_index = torch.tensor([self.full.bone_labels.index(b) for b in POSE_BONES])
         self.register_buffer("pose_bone_index", bone_index, persistent=False)
-        # Rest model per path, reused while the shape is frozen (equal values, no grad): posing then costs only
-        # forward kinematics and skinning.
-        self._rest_cache: dict[bool, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
+        # Per frozen shape (equal values, no grad), reused: the rest models of both paths (posing then costs only
+        # forward kinematics and skinning) and the keypoints' rig (anny_keypoints: posable bones only). Several
+        # shapes are kept: a frame with a few people (each track's shape) would otherwise rebuild them each frame.
+        self._rest_cache = {True: _ShapeCache(), False: _ShapeCache()}
+        self._rig_cache = _ShapeCache()
 
     @property
     def num_vertices(self) -> int:
@@ -149,21 +181,24 @@ class AnnyModel(BodyModel):
         return list(self.full.phenotype_labels)
 
     def _rest_model(self, model: "anny.Anny", shape: torch.Tensor, with_vertices: bool) -> dict[str, torch.Tensor]:
-        cached = self._rest_cache.get(with_vertices)
-        # Inference-mode tensors cannot enter a later autograd graph, so they are not cached.
-        frozen = not shape.requires_grad and not torch.is_inference_mode_enabled()
-        if frozen and cached is not None and cached[0].shape == shape.shape and torch.equal(cached[0], shape):
-            return cached[1]
-        empty = shape.new_zeros(shape.shape[0], 0)  # no local changes, no facial actions
-        coefficients = model._get_phenotype_blendshape_coefficients(torch.sigmoid(shape), empty, empty)
-        rest = model.get_rest_model(coefficients)
-        if frozen:
-            self._rest_cache[with_vertices] = (shape.detach().clone(), rest)
-        return rest
+        def build() -> dict[str, torch.Tensor]:
+            empty = shape.new_zeros(shape.shape[0], 0)  # no local changes, no facial actions
+            coefficients = model._get_phenotype_blendshape_coefficients(torch.sigmoid(shape), empty, empty)
+            return model.get_rest_model(coefficients)
+
+        return self._rest_cache[with_vertices].get(shape, build)
+
+    def _keypoint_rig(self, shape: torch.Tensor) -> KeypointRig:
+        """The full mesh's keypoints of a frozen shape through its posable bones (~20 ms to build, then ~1 ms a
+        step with gradients): exactly the keypoints of the served mesh, faster than the reduced model's estimate."""
+        return self._rig_cache.get(shape, lambda: keypoint_rig(
+            self.full, self._rest_model(self.full, shape, True), self.regressor, self.pose_bone_index))
 
     def _native_forward(
         self, body_pose: torch.Tensor, shape: torch.Tensor, with_vertices: bool
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        if not with_vertices and shape.shape[0] == 1 and _ShapeCache.keeps(shape):
+            return None, self._keypoint_rig(shape).keypoints(body_pose)
         model, regressor = (self.full, self.regressor) if with_vertices else (self.reduced, self.reduced_regressor)
         batch = body_pose.shape[0]
         rest = self._rest_model(model, shape, with_vertices)

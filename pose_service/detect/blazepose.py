@@ -250,7 +250,8 @@ class BlazePoseDetector:
             tracking mode does: it keeps a person the face-based detector loses (facing away, blurred, upside
             down). A hint it does not find there, and one without a region, is searched by the detector in a square
             crop ``hint_margin`` times its box's longer side, unless the whole frame already shows someone there
-            and the hint is not ``lost``.
+            and the hint is not ``lost``. When every hint is followed and ``tiles`` is false, the person detector
+            does not run at all (new people are found on the next frame with ``tiles``).
         tiles: also search overlapping tiles; None tiles frames whose longer side is at least ``tile_min_side``.
         """
         height, width = rgb.shape[:2]
@@ -265,6 +266,10 @@ class BlazePoseDetector:
                     lost.append(hint)
                 elif not any(_same_body(estimate, other) for other in estimates):
                     estimates.append(estimate)
+            if hints and not lost and not tiles:
+                # Everyone tracked was followed: MediaPipe's tracking mode, the landmark model alone. The person
+                # detector (a third of a tracked frame's detection time) runs again with the next wide search.
+                return estimates
             runs = [self._detect_region(rgb, (0.0, 0.0, float(width), float(height)))]
             # A hint whose person the whole frame already shows (a hip centre in its box) needs no closer look,
             # unless the person was missed last frame: the hip may be someone else's, in front of them.

@@ -77,7 +77,7 @@ class FitResult:
     detection, and it depends on the warm start (on the parkour clip, two runs of the same frames with different
     gaps agreed on 0.87 of the joints when all were projected, 0.91 when seen ones are the detector's).
     camera_translation (3,);
-    vertices (V, 3) root-relative; losses: the final unweighted loss terms of the last stage; error: the body's
+    vertices (V, 3) root-relative, or None when not asked for; losses: the final unweighted loss terms of the last stage; error: the body's
     mean 2D distance from the confident detected keypoints over the detected body's size (``Fitter._fit_error``);
     confidence: :func:`fit_confidence` of it. It measures only what the image can check: a limb put at the wrong
     depth projects just as well.
@@ -87,7 +87,7 @@ class FitResult:
     keypoints_3d: np.ndarray
     keypoints_2d: np.ndarray
     camera_translation: np.ndarray
-    vertices: np.ndarray
+    vertices: Optional[np.ndarray]
     iterations: int
     evaluations: int
     losses: dict[str, float]
@@ -131,6 +131,7 @@ class Fitter:
         focal_px: float,
         keypoints_3d: Optional[np.ndarray] = None,
         previous: Optional[FitState] = None,
+        with_vertices: bool = True,
     ) -> Optional[FitResult]:
         """Fit ``model`` to one person.
 
@@ -140,6 +141,7 @@ class Fitter:
             focal_px: focal length in px.
             keypoints_3d: (25, 3) root-relative metres, camera axes (e.g. MediaPipe world landmarks), or None.
             previous: the track's state from the last frame for a warm start, or None for a cold fit.
+            with_vertices: False leaves ``FitResult.vertices`` None (the full mesh costs a forward pass of its own).
         Returns:
             The result, or None when fewer than ``config.min_keypoints`` keypoints reach ``config.min_confidence``
             (an ordinary occlusion case for a tracker, not an error). Malformed arrays raise ValueError.
@@ -188,7 +190,7 @@ class Fitter:
                 error = self._fit_error(model, params, targets, keypoints_2d, weights)
         return self._result(
             model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-            error, start, previous,
+            error, start, previous, with_vertices,
         )  # fmt: skip
 
     def _run_stages(self, model, params, targets, stages) -> tuple[int, int, dict[str, torch.Tensor]]:
@@ -369,10 +371,10 @@ class Fitter:
     # ------------------------------------------------------------------------------------------------ output
     def _result(
         self, model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-        error, start, previous: Optional[FitState],
+        error, start, previous: Optional[FitState], with_vertices: bool,
     ) -> FitResult:  # fmt: skip
         with torch.no_grad():
-            out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=True)
+            out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=with_vertices)
             translation = params["translation"]
             projected = losses.project(out.keypoints + translation[:, None], targets.focal, targets.center)
         observed = weights > 0
@@ -393,7 +395,7 @@ class Fitter:
             keypoints_2d=np.column_stack([
                 np.where(observed[:, None], keypoints_2d[:, :2], projected[0].double().cpu().numpy()), confidence]),
             camera_translation=state.translation.copy(),
-            vertices=out.vertices[0].double().cpu().numpy(),
+            vertices=None if out.vertices is None else out.vertices[0].double().cpu().numpy(),
             iterations=int(iterations),
             evaluations=evaluations,
             losses={k: float(v) for k, v in terms.items()},

@@ -91,6 +91,8 @@ def pose_prior(body_pose: torch.Tensor) -> torch.Tensor:
 
 
 _LEFT_HIP, _RIGHT_HIP = BODY25_INDEX["left_hip"], BODY25_INDEX["right_hip"]
+_HINGE_POINTS = torch.tensor([hinge[:3] for hinge in HINGES]).T  # (3, H): proximal, joint, distal keypoints
+_HINGE_SIGNS = torch.tensor([hinge[3] for hinge in HINGES])
 
 
 def angle_limit_loss(keypoints: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
@@ -101,13 +103,11 @@ def angle_limit_loss(keypoints: torch.Tensor, margin: float = 0.1) -> torch.Tens
     keypoints (B, K, 3) -> (B,)
     """
     left = keypoints[:, _LEFT_HIP] - keypoints[:, _RIGHT_HIP]
-    left = left / left.norm(dim=-1, keepdim=True).clamp_min(_EPS)
-    total = keypoints.new_zeros(keypoints.shape[0])
-    for a, b, c, sign in HINGES:
-        upper, lower = keypoints[:, b] - keypoints[:, a], keypoints[:, c] - keypoints[:, b]
-        sine = (torch.linalg.cross(upper, lower) * left).sum(-1) / (upper.norm(dim=-1) * lower.norm(dim=-1) + _EPS)
-        total = total + torch.relu(-sign * sine - margin).square()
-    return total
+    left = (left / left.norm(dim=-1, keepdim=True).clamp_min(_EPS))[:, None]  # (B, 1, 3)
+    proximal, joint, distal = (keypoints[:, index] for index in _HINGE_POINTS)  # each (B, H, 3)
+    upper, lower = joint - proximal, distal - joint
+    sine = (torch.linalg.cross(upper, lower) * left).sum(-1) / (upper.norm(dim=-1) * lower.norm(dim=-1) + _EPS)
+    return torch.relu(-_HINGE_SIGNS.to(sine) * sine - margin).square().sum(-1)
 
 
 def temporal_loss(

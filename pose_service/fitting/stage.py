@@ -45,7 +45,7 @@ class FitStage:
 
     def __call__(
         self, image: np.ndarray, people: list[Person], previous: list[Optional[dict[str, Any]]], focal_length_px: float,
-        deadline: Optional[float] = None,
+        deadline: Optional[float] = None, with_mesh: bool = True,
     ) -> list[tuple[Person, Optional[dict[str, Any]]]]:
         height, width = image.shape[:2]
         fitted = []
@@ -60,7 +60,7 @@ class FitStage:
                     continue
                 result = self.fitter.fit(
                     self.model, person.keypoints_2d, (width, height), focal_length_px, person.keypoints_3d,
-                    None if state is None else FitState.from_dict(state),
+                    None if state is None else FitState.from_dict(state), with_vertices=with_mesh,
                 )  # fmt: skip
                 longest = max(longest, time.monotonic() - started)
                 if result is None:
