@@ -102,6 +102,7 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
 
     from .fitting.stage import FitStage
 
+    _set_torch_threads(config.torch_threads or 1)
     model, files = _loaded(report, config.body_model, lambda: _body_model(config))
     fitter = FitStage(model)
     fitter.warm_up()
@@ -113,10 +114,29 @@ def _build_embedded(config: ServiceConfig, report: Report, sessions: SessionStor
         video=config.video_options(),
         body_model=model.name,
         faces=model.faces,
+        mesh_levels=_mesh_levels(model),
         body=model,
         body_lock=fitter.lock,
         files=files,
     )
+
+
+def _mesh_levels(model) -> dict:
+    """The mesh resolutions of ``model``, decimated from its average body in its neutral pose (~0.2 s)."""
+    import torch
+
+    from .body.levels import mesh_levels
+
+    with torch.no_grad():
+        rest = model.rest_vertices(model.zero_params(1)[2])[0].cpu().numpy()
+    return mesh_levels(rest, model.faces)
+
+
+def _set_torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    log.info("[INIT] torch operators run on %d thread(s)", threads)
 
 
 def _body_model(config: ServiceConfig):
@@ -140,6 +160,8 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
     from .models.hmr2.checkpoint import load_hmr2
     from .regress.hmr2 import BOX_PADDING, HMR2Regressor
 
+    if config.torch_threads:
+        _set_torch_threads(config.torch_threads)
     device = torch.device(resolve_device(config.device))
     detector = _loaded(report, config.detector, lambda: _detector(config))
     # Files are looked for inside the reported steps, so that a missing one shows in /health as that model's
@@ -162,6 +184,7 @@ def _build_hmr2(config: ServiceConfig, report: Report, sessions: SessionStore) -
         default_focal=lambda width, height: float(hmr2_focal_length((width, height))),
         body_model=smpl.name,
         faces=smpl.faces,
+        mesh_levels=_mesh_levels(smpl),
         body=smpl,
         device=str(device),
         files={"hmr2_weights": str(weights), "smpl": str(smpl_dir)},

@@ -12,6 +12,11 @@ Keypoints
     ``{"name", "x", "y", "z"}`` / ``[x, y, z]`` in metres, in camera axes (x right, y down, z forward, away from
     the camera), relative to the body root (``ROOT_NAME``, the mid-hip point).
 
+Mesh resolutions
+    ``MESH_RESOLUTIONS``: a served mesh is the body model's full mesh, or a coarser level of it whose vertices are a
+    subset of the full mesh's (exact positions, not approximations) with its own triangles: ``vertex_indices`` into
+    the full mesh and the triangles come from ``GET /mesh/faces?mesh_resolution=...``.
+
 Camera
     ``camera_translation`` is the root's position in the camera frame (metres, same axes), so that a root-relative
     point ``p`` lies at ``p + camera_translation`` in the camera frame. The camera is a pinhole with focal length
@@ -37,6 +42,15 @@ BODY25_NAMES: tuple[str, ...] = (
 )
 BODY25_INDEX: dict[str, int] = {name: i for i, name in enumerate(BODY25_NAMES)}
 NUM_KEYPOINTS = len(BODY25_NAMES)
+
+MESH_RESOLUTIONS: dict[str, Optional[int]] = {"full": None, "high": 6000, "medium": 1300, "low": 400}
+"""Mesh levels by name: about how many vertices each keeps (None: all of the body model's)."""
+DEFAULT_MESH_RESOLUTION = "high"
+"""What a request that names none gets: Anny's full mesh is 470 kB of triangles and 330 kB of vertices in JSON per
+frame, which a client storing every frame pays for nothing it can see (the levels are the same surface)."""
+MESH_ENCODINGS = ("json", "base64_float32")
+"""``json``: nested lists; ``base64_float32``: vertices as base64 of little-endian float32 (V*3, row-major) and
+triangles as base64 of little-endian uint32 (F*3)."""
 
 ROOT_NAME = "mid_hip"
 

@@ -30,6 +30,7 @@ from .types import FrameResult, Hint, Person
 
 if TYPE_CHECKING:  # torch, which a keypoints-only service never loads
     from .body.base import BodyModel
+    from .body.levels import MeshLevel
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,17 @@ DEFAULT_SESSION = "default"
 class Detector(Protocol):
     def __call__(self, image: np.ndarray, hints: Sequence[Hint] = (), wide: Optional[bool] = None) -> list[Person]:
         """People in an (H, W, 3) RGB image. ``hints``: where people are expected (the session's tracks), searched
-        more closely; ``wide``: also search the frame in tiles, for small, distant people."""
+        more closely; ``wide``: also search the frame in tiles, for small, distant people, and for new people (a
+        detector that can follow its hints alone may look for others only then)."""
 
 Regressor = Callable[[np.ndarray, list[Person], float], list[Person]]
 """(image, detected people, focal_length_px) -> the same people with 3D bodies filled in."""
-Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float, Optional[float]],
+Fitter = Callable[[np.ndarray, list[Person], list[Optional[dict[str, Any]]], float, Optional[float], bool],
                   list[tuple[Person, Optional[dict[str, Any]]]]]
-"""(image, detected people in priority order, each one's previous fit state or None, focal_length_px, deadline) ->
-per person, the person with its fitted body and its new fit state (None: not fitted, the track keeps its last one).
-People not yet fitted when ``time.monotonic()`` passes the deadline (if not None) are left unfitted."""
+"""(image, detected people in priority order, each one's previous fit state or None, focal_length_px, deadline,
+with_mesh) -> per person, the person with its fitted body (its mesh only ``with_mesh``) and its new fit state
+(None: not fitted, the track keeps its last one). People not yet fitted when ``time.monotonic()`` passes the
+deadline (if not None) are left unfitted."""
 
 
 @dataclass
@@ -81,7 +84,8 @@ class VideoOptions:
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     wide_search_every: int = 10
-    """Search the whole frame in tiles on every this many frames of a video (new, small people)."""
+    """Search the whole frame, and in tiles, on every this many frames of a video (new, small people); in between,
+    BlazePose follows the people it tracks with its landmark model alone, as MediaPipe does."""
     reorder_window: int = 8
     """Frames: a frame this far behind the latest is folded in late; further back (or frame 0 again) restarts."""
     reorder_wait_s: float = 0.3
@@ -126,6 +130,7 @@ class FramePipeline:
         default_focal: Callable[[int, int], float] = default_focal_length,
         body_model: Optional[str] = None,
         faces: Optional[np.ndarray] = None,
+        mesh_levels: Optional[dict[str, MeshLevel]] = None,
         body: Optional[BodyModel] = None,
         body_lock: Optional[TimedLock] = None,
         device: str = "cpu",
@@ -141,7 +146,10 @@ class FramePipeline:
         """(width, height) -> the focal length in pixels this backend assumes when a request gives none."""
         self.body_model = body_model
         self.faces = faces
-        """(F, 3) triangle vertex indices of the meshes this pipeline returns, or None without meshes."""
+        """(F, 3) triangle vertex indices of the body model's full mesh, or None without meshes."""
+        self.mesh_levels = mesh_levels
+        """The resolutions a response can send the meshes at (``conventions.MESH_RESOLUTIONS``), or None without
+        meshes."""
         self.body = body
         """The body model behind the meshes (for measurements and exports), or None without meshes."""
         self.body_lock = body_lock or TimedLock("body")
@@ -181,12 +189,12 @@ class FramePipeline:
             track.fit_state = {**state, "shape": body.settled_shape.tolist(), "shape_fixed": True}
 
     def _fit(self, image: np.ndarray, association: Association, focal: float,
-             deadline: Optional[float]) -> dict[int, tuple[Person, Any]]:
+             deadline: Optional[float], with_mesh: bool) -> dict[int, tuple[Person, Any]]:
         """The fitter on the association's reported detections (the primary person first), each warm-started from
         its track's last fit: detection index -> (person with body, new fit state), for :meth:`SessionState.finish`."""
         chosen = association.reported
         results = self.fitter(image, [association.detections[d] for d in chosen],
-                              [association.previous_fits[d] for d in chosen], focal, deadline)
+                              [association.previous_fits[d] for d in chosen], focal, deadline, with_mesh)
         return dict(zip(chosen, results))
 
     def _repose(self, people: list[Person], times: StageTimes) -> list[Person]:
@@ -245,12 +253,13 @@ class FramePipeline:
                     people = session.finish(step)
             else:
                 with times("body"):
-                    fitted = self._fit(image, step.association, focal, deadline)
+                    fitted = self._fit(image, step.association, focal, deadline, request.include_mesh)
                 with times("track"):
                     people = session.finish(step, fitted)
                 with times("body"):
                     self._settle_shapes(session)
-        people = self._repose(people, times)
+        if request.include_mesh:
+            people = self._repose(people, times)
         return FrameResult(
             frame_number=request.frame_number,
             video_id=request.video_id,

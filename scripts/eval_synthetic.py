@@ -120,8 +120,8 @@ def main() -> int:
             if args.save and mode == "warm":
                 save_clip(clip, args.save)
                 for index, (frame, result) in enumerate(zip(clip.frames, results)):
-                    response = frame_response(result, pipeline.backend, 0.0, faces=pipeline.faces)
-                    overlay = draw_response(frame, response)
+                    response = frame_response(result, pipeline.backend, 0.0)
+                    overlay = draw_response(frame, response, faces=pipeline.faces)
                     cv2.imwrite(str(args.save / f"overlay_{index:05d}.png"), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
 
     print(f"\n{'preset/mode':<34} {'people':>6} {'PA body':>7} {'PA MP':>6} {'ratio':>5} {'N body':>6} {'N MP':>5} "

@@ -121,8 +121,9 @@ def frame_bodies(draw) -> dict[str, Any]:
     """A /pose/hybrid body: a valid one with some fields replaced by wild values, and extra fields."""
     body = _valid_frame(draw(image_fields))
     for field in draw(st.lists(st.sampled_from(["frame_number", "video_id", "width", "height", "pixel_format",
-                                                 "include_mesh", "include_faces", "focal_length_px",
-                                                 "simulate_misses", "height_cm", "image_base64"]), max_size=4)):
+                                                 "include_mesh", "include_faces", "mesh_resolution",
+                                                 "mesh_encoding", "focal_length_px", "simulate_misses", "height_cm",
+                                                 "image_base64"]), max_size=4)):
         body[field] = draw(st.one_of(wild, ids, numbers))
     if draw(st.booleans()):
         body.update(draw(st.dictionaries(st.text(max_size=8), wild, max_size=3)))

@@ -60,7 +60,9 @@ def test_astronaut_gives_one_person_at_the_labelled_positions(client, astronaut_
     assert -0.9 < k3["nose"]["y"] < -0.3
     # A fitted Anny body, placed in front of the camera.
     assert body["has_3d"] is True and person["body_model"] == "anny"
-    assert len(body["mesh_vertices_data"]) == 13718 and len(body["mesh_faces_data"]) == 27420
+    # The default resolution ("high"): about 6,000 of Anny's 13,718 vertices, with its own triangles.
+    assert 5500 < len(body["mesh_vertices_data"]) < 6500 and len(body["mesh_faces_data"]) > 11000
+    assert np.max(body["mesh_faces_data"]) == len(body["mesh_vertices_data"]) - 1
     assert 0.3 < body["camera_translation"][2] < 10 and body["focal_length_px"] == 512.0
     assert {k: np.shape(v) for k, v in person["body_params"].items()} == {
         "global_orient": (3,), "body_pose": (18, 3), "shape": (6,)}
@@ -95,12 +97,54 @@ def test_astronaut_mesh_covers_the_detected_keypoints(client, astronaut, astrona
 
 def test_faces_can_be_left_out_and_fetched_once(client, astronaut_b64):
     body = post(client, image_base64=astronaut_b64, frame_number=0, video_id="faces", include_faces=False).get_json()
-    assert body["mesh_faces_data"] is None and len(body["mesh_vertices_data"]) == 13718
     faces = client.get("/mesh/faces?body_model=anny").get_json()
-    assert faces["body_model"] == "anny" and len(faces["mesh_faces_data"]) == 27420
+    assert faces["body_model"] == "anny" and faces["mesh_resolution"] == "high"
+    assert body["mesh_faces_data"] is None and len(body["mesh_vertices_data"]) == faces["vertex_count"]
+    assert len(faces["vertex_indices"]) == faces["vertex_count"]
+    full = client.get("/mesh/faces?mesh_resolution=full").get_json()
+    assert full["vertex_count"] == 13718 and len(full["mesh_faces_data"]) == 27420 and full["vertex_indices"] is None
     assert client.get("/mesh/faces?body_model=smpl").status_code == 404
+    bad = client.get("/mesh/faces?mesh_resolution=huge")
+    assert bad.status_code == 400 and bad.get_json()["code"] == "invalid_field"
     no_mesh = post(client, image_base64=astronaut_b64, frame_number=1, video_id="faces", include_mesh=False).get_json()
     assert no_mesh["mesh_vertices_data"] is None and no_mesh["mesh_faces_data"] is None and no_mesh["has_3d"] is True
+
+
+def test_mesh_resolutions_are_subsets_of_the_full_mesh_in_either_encoding(client, astronaut_b64):
+    """The same cold fit (frame 0 of a new video each time) served at every resolution and in base64."""
+    def frame(video_id: str, **fields) -> dict:
+        return post(client, image_base64=astronaut_b64, frame_number=0, video_id=video_id, **fields).get_json()
+
+    full = frame("levels-full", mesh_resolution="full")
+    assert len(full["mesh_vertices_data"]) == 13718 and len(full["mesh_faces_data"]) == 27420
+    full_vertices = np.asarray(full["mesh_vertices_data"])
+    counts = {}
+    for name in ("high", "medium", "low"):
+        body = frame(f"levels-{name}", mesh_resolution=name)
+        level = client.get(f"/mesh/faces?mesh_resolution={name}").get_json()
+        vertices = np.asarray(body["mesh_vertices_data"])
+        # Exactly the full mesh's vertices at the level's indices, people[0] the same, triangles over them.
+        np.testing.assert_array_equal(vertices, full_vertices[level["vertex_indices"]])
+        assert body["people"][0]["mesh_vertices_data"] == body["mesh_vertices_data"]
+        assert body["mesh_faces_data"] == level["mesh_faces_data"]
+        faces = np.asarray(level["mesh_faces_data"])
+        assert faces.min() == 0 and faces.max() == len(vertices) - 1
+        assert all(len(set(triangle)) == 3 for triangle in faces.tolist())
+        counts[name] = len(vertices)
+    assert counts["high"] > 5000 and 1000 < counts["medium"] < 1600 and 300 < counts["low"] < 500
+    # The coarse level is the same body: its bounding box is within 3 cm of the full mesh's.
+    low = full_vertices[client.get("/mesh/faces?mesh_resolution=low").get_json()["vertex_indices"]]
+    np.testing.assert_allclose(np.ptp(low, axis=0), np.ptp(full_vertices, axis=0), atol=0.03)
+
+    packed = frame("levels-b64", mesh_encoding="base64_float32")
+    json_mesh = frame("levels-json")
+    vertices = np.frombuffer(base64.b64decode(packed["mesh_vertices_data"]), "<f4").reshape(-1, 3)
+    np.testing.assert_allclose(vertices, json_mesh["mesh_vertices_data"], atol=6e-5)  # JSON is rounded to 0.1 mm
+    faces = np.frombuffer(base64.b64decode(packed["mesh_faces_data"]), "<u4").reshape(-1, 3)
+    np.testing.assert_array_equal(faces, json_mesh["mesh_faces_data"])
+    assert base64.b64decode(packed["people"][0]["mesh_vertices_data"]) == base64.b64decode(packed["mesh_vertices_data"])
+    bad = post(client, image_base64=astronaut_b64, frame_number=0, mesh_encoding="gzip")
+    assert bad.status_code == 400 and "mesh_encoding" in bad.get_json()["error"]
 
 
 def test_photo_without_a_person(client, no_person_b64):

@@ -16,7 +16,7 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from conftest import encode_b64
-from pose_service.conventions import BODY25_INDEX, BODY25_NAMES
+from pose_service.conventions import BODY25_INDEX, BODY25_NAMES, DEFAULT_MESH_RESOLUTION
 from pose_service.measure import MEASUREMENTS
 from pose_service.measure.shape import neutral_height_cm
 from pose_service.synth.clip import ClipSpec, PersonSpec
@@ -85,6 +85,8 @@ def test_npz_export_re_poses_the_served_meshes(client, posted, pipeline):
                   for k in ("global_orient", "body_pose", "frame_shapes")]
         with pipeline.body_lock, torch.no_grad():
             vertices = pipeline.body(*params).vertices[0].numpy()
+        # The served mesh is the default resolution's subset of the full mesh's vertices.
+        vertices = pipeline.mesh_levels[DEFAULT_MESH_RESOLUTION].select(vertices)
         served_vertices = np.asarray(served[frame]["mesh_vertices_data"])
         assert np.abs(vertices - served_vertices).max() < 1e-3
         np.testing.assert_allclose(data["transl"][row], served[frame]["camera_translation"], atol=1e-5)

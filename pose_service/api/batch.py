@@ -59,6 +59,8 @@ def _options(fields: BatchOptionsFields, batch_id: str) -> BatchOptions:
         video_id=fields.video_id or f"batch-{batch_id}",
         include_mesh=fields.include_mesh,
         include_faces=fields.include_faces,
+        mesh_resolution=fields.mesh_resolution,
+        mesh_encoding=fields.mesh_encoding,
         focal_length_px=fields.focal_length_px,
         simulate_misses=fields.simulate_misses,
         smooth=fields.smooth,

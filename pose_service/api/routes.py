@@ -13,10 +13,10 @@ from ..pipeline import DEFAULT_SESSION, FrameRequest, GpuOutOfMemory
 from .auth import scoped
 from .context import json_body, ready_pipeline, runtime, sessions
 from .errors import ApiError
-from ..respond import frame_response, session_summary
+from ..respond import faces_json, frame_response, mesh_options, session_summary
 from ..timing import StageTimes
 from .metrics import observe_frame
-from .schemas import PoseRequest, parse
+from .schemas import MeshFacesQuery, PoseRequest, parse
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pose", __name__)
@@ -78,22 +78,27 @@ def pose_hybrid() -> Response:
         "[POSE] video=%s frame=%d people=%d predicted=%d ms=%.1f",
         req.video_id or "-", req.frame_number, len(result.people), predicted, elapsed_ms,
     )
-    faces = pipeline.faces if req.include_faces else None
+    mesh = mesh_options(pipeline.mesh_levels, req.include_mesh, req.mesh_resolution, req.include_faces,
+                        req.mesh_encoding)
     with times("encode"):
-        response = jsonify(frame_response(result, pipeline.backend, elapsed_ms, include_mesh=req.include_mesh,
-                                          faces=faces))
+        response = jsonify(frame_response(result, pipeline.backend, elapsed_ms, mesh))
     observe_frame(result, times)
     return response
 
 
 @bp.get("/mesh/faces")
 def mesh_faces() -> Response:
-    """The triangles of the meshes this service returns, so clients can send ``include_faces: false``."""
+    """The triangles of the meshes this service returns at a resolution, and which vertices of the full mesh that
+    resolution keeps, so clients can send ``include_faces: false``."""
+    query = parse(MeshFacesQuery, request.args.to_dict())
     pipeline = ready_pipeline()
-    body_model = request.args.get("body_model")
-    if pipeline.faces is None or (body_model and body_model != pipeline.body_model):
-        raise ApiError(404, "not_found", f"this service returns no {body_model or 'body'} meshes")
-    return jsonify({"body_model": pipeline.body_model, "mesh_faces_data": pipeline.faces})
+    if pipeline.mesh_levels is None or (query.body_model and query.body_model != pipeline.body_model):
+        raise ApiError(404, "not_found", f"this service returns no {query.body_model or 'body'} meshes")
+    level = pipeline.mesh_levels[query.mesh_resolution]
+    return jsonify({"body_model": pipeline.body_model, "mesh_resolution": level.name,
+                    "vertex_count": level.vertex_count,
+                    "vertex_indices": level.vertex_indices,
+                    "mesh_faces_data": faces_json(level.faces, query.mesh_encoding)})
 
 
 @bp.get("/sessions/<video_id>")

@@ -7,10 +7,13 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr, StringConstraints,
                       ValidationError)
 
+from ..conventions import DEFAULT_MESH_RESOLUTION, MESH_ENCODINGS, MESH_RESOLUTIONS
 from ..decode.image import RAW_CHANNELS
 from .errors import ApiError
 
 PixelFormat = Literal[tuple(RAW_CHANNELS)]  # type: ignore[valid-type]
+MeshResolution = Literal[tuple(MESH_RESOLUTIONS)]  # type: ignore[valid-type]
+MeshEncoding = Literal[MESH_ENCODINGS]  # type: ignore[valid-type]
 HeightCm = Annotated[float, Field(ge=50, le=260, allow_inf_nan=False)]
 FocalLengthPx = Annotated[float, Field(ge=1, le=1e6, allow_inf_nan=False)]
 """A focal length in pixels: 1e6 is a field of view of 0.04 degrees across a 640 px frame; beyond it the fit's
@@ -33,9 +36,21 @@ class PoseRequest(BaseModel):
     pixel_format: Optional[PixelFormat] = None
     include_mesh: StrictBool = True
     include_faces: StrictBool = True
+    mesh_resolution: MeshResolution = DEFAULT_MESH_RESOLUTION
+    mesh_encoding: MeshEncoding = "json"
     focal_length_px: Optional[FocalLengthPx] = None
     simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     height_cm: Optional[HeightsCm] = None
+
+
+class MeshFacesQuery(BaseModel):
+    """``GET /mesh/faces`` query parameters."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    body_model: Optional[str] = None
+    mesh_resolution: MeshResolution = DEFAULT_MESH_RESOLUTION
+    mesh_encoding: MeshEncoding = "json"
 
 
 def parse(model: type[BaseModel], payload: object) -> BaseModel:
@@ -81,6 +96,8 @@ class BatchOptionsFields(BaseModel):
     video_id: Optional[VideoId] = None
     include_mesh: bool = True
     include_faces: bool = True
+    mesh_resolution: MeshResolution = DEFAULT_MESH_RESOLUTION
+    mesh_encoding: MeshEncoding = "json"
     focal_length_px: Optional[FocalLengthPx] = None
     simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     smooth: bool = True

@@ -14,7 +14,8 @@ from typing import Any, Optional, Union
 import numpy as np
 import orjson
 
-from ..respond import frame_response
+from ..conventions import DEFAULT_MESH_RESOLUTION
+from ..respond import frame_response, mesh_options
 from ..pipeline import FramePipeline, FrameRequest
 from ..sessions import SessionState
 from ..sessions.bodies import Histories
@@ -66,6 +67,8 @@ class BatchOptions:
     video_id: str
     include_mesh: bool = True
     include_faces: bool = True
+    mesh_resolution: str = DEFAULT_MESH_RESOLUTION
+    mesh_encoding: str = "json"
     focal_length_px: Optional[float] = None
     simulate_misses: float = 0.0
     smooth: bool = True
@@ -137,11 +140,12 @@ def run_batch(
 
     postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
     body = BatchResult([], summary(results) | {"measurements": measurements})
-    faces = pipeline.faces if options.include_faces else None
+    mesh = mesh_options(pipeline.mesh_levels, options.include_mesh, options.mesh_resolution, options.include_faces,
+                        options.mesh_encoding)
     size = 0
     results.reverse()  # popped in frame order: each frame's arrays are freed once its JSON is made
     for ms in times_ms:
-        response = frame_response(results.pop(), pipeline.backend, ms, include_mesh=options.include_mesh, faces=faces)
+        response = frame_response(results.pop(), pipeline.backend, ms, mesh)
         frame = zlib.compress(orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY), FRAME_COMPRESSION)
         size += len(frame)
         if max_result_bytes is not None and size > max_result_bytes:
