@@ -80,9 +80,12 @@ export class PoseClient {
     return this.#request('POST', '/pose/hybrid', { json: { ...fields, image_base64: toBase64(image) } });
   }
 
-  /** `GET /mesh/faces`: the triangles of the meshes, to fetch once and send `include_faces: false` with frames. */
-  meshFaces(bodyModel) {
-    return this.#request('GET', '/mesh/faces', { query: { body_model: bodyModel } });
+  /** `GET /mesh/faces`: the triangles of the meshes at a resolution (default the service's, 'high') and the full
+   * mesh's vertices it keeps, to fetch once and send `include_faces: false` with frames. */
+  meshFaces(bodyModel, { meshResolution, meshEncoding } = {}) {
+    return this.#request('GET', '/mesh/faces', {
+      query: { body_model: bodyModel, mesh_resolution: meshResolution, mesh_encoding: meshEncoding },
+    });
   }
 
   // --- batches and jobs ------------------------------------------------------------------------------------

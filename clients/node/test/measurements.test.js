@@ -13,13 +13,13 @@ const HEIGHT_CM = 172;
 const client = await readyClient();
 const astronaut = await readFile(ASTRONAUT_JPG);
 const videoId = uniqueId('measure');
-let faces;
-let vertexCount; // as the faces index them
+let faces; // at the default resolution, as frames are served
+let fullFaces; // the body model's own mesh: the avatar (obj export, photo measurements)
 let trackId;
 
 before(async () => {
   faces = await client.meshFaces();
-  vertexCount = faces.mesh_faces_data.flat().reduce((most, index) => Math.max(most, index), 0) + 1;
+  fullFaces = await client.meshFaces(undefined, { meshResolution: 'full' });
   for (let frame = 0; frame < 4; frame += 1) {
     const result = await client.pose(astronaut,
       { frame_number: frame, video_id: videoId, height_cm: HEIGHT_CM, include_mesh: false });
@@ -39,8 +39,17 @@ function assertMeasured(entry) {
 
 test('mesh faces: the triangles of the service body model, once', async () => {
   assert.ok(['anny', 'smpl'].includes(faces.body_model), `body model ${faces.body_model}`);
+  assert.equal(faces.mesh_resolution, 'high');
   assert.ok(faces.mesh_faces_data.length > 10_000);
   assert.ok(faces.mesh_faces_data.every((face) => face.length === 3 && face.every(Number.isInteger)));
+  assert.equal(faces.vertex_indices.length, faces.vertex_count);
+  assert.equal(fullFaces.vertex_indices, null);
+  assert.ok(fullFaces.vertex_count > faces.vertex_count);
+  const low = await client.meshFaces(undefined, { meshResolution: 'low', meshEncoding: 'base64_float32' });
+  const packed = Buffer.from(low.mesh_faces_data, 'base64');
+  const triangles = new Uint32Array(packed.buffer, packed.byteOffset, packed.length / 4);  // little-endian hosts
+  assert.ok(triangles.length % 3 === 0 && triangles.length / 3 > low.vertex_count);
+  assert.equal(Math.max(...triangles), low.vertex_count - 1);
   const other = faces.body_model === 'anny' ? 'smpl' : 'anny';
   await assert.rejects(client.meshFaces(other), { status: 404, code: 'not_found' });
 });
@@ -72,8 +81,8 @@ test('exports: npz (a zip of arrays), obj (the neutral body on the served mesh),
   assert.match(obj.contentType, /^text\/plain/);
   const lines = Buffer.from(obj.data).toString().split('\n');
   const faceLines = lines.filter((line) => line.startsWith('f '));
-  assert.equal(faceLines.length, faces.mesh_faces_data.length);
-  assert.equal(lines.filter((line) => line.startsWith('v ')).length, vertexCount);
+  assert.equal(faceLines.length, fullFaces.mesh_faces_data.length);
+  assert.equal(lines.filter((line) => line.startsWith('v ')).length, fullFaces.vertex_count);
 
   const json = JSON.parse(Buffer.from((await client.exportTrack(videoId, trackId, 'json')).data).toString());
   assert.equal(json.video_id, videoId);
@@ -95,7 +104,7 @@ test('photos of a person: one body, its measurements and mesh', async () => {
   assert.equal(measured.sex_given, null);
   assertMeasured(measured);
   assert.ok(measured.body_params.shape.length >= 6);
-  assert.deepEqual(measured.mesh_faces_data, faces.mesh_faces_data);
-  assert.equal(measured.mesh_vertices_data.length, vertexCount);
+  assert.deepEqual(measured.mesh_faces_data, fullFaces.mesh_faces_data);
+  assert.equal(measured.mesh_vertices_data.length, fullFaces.vertex_count);
   await assert.rejects(client.measurePhotos([]), { status: 400, code: 'invalid_field' });
 });
