@@ -50,12 +50,13 @@ class KeypointRig:
 
     def keypoints(self, body_pose: torch.Tensor) -> torch.Tensor:
         """(B, J, 3) axis-angle ``body_pose`` -> (B, K, 3) keypoints in Anny's native axes."""
-        batch = body_pose.shape[0]
-        rotations = roma.rotvec_to_rotmat(body_pose[:, self.pose_columns]) @ self.orientations
-        deltas = torch.eye(4, dtype=body_pose.dtype, device=body_pose.device).repeat(batch, len(self.parents) - 1, 1, 1)
-        deltas[..., :3, :3] = rotations
-        local = (self.links @ deltas).unbind(1)  # N-1 x (B, 4, 4); one unbind: a gradient per select would not be
-        poses = [self.root_pose.expand(batch, 4, 4)]
+        rotations = roma.rotvec_to_rotmat(body_pose[:, self.pose_columns]) @ self.orientations  # (B, N-1, 3, 3)
+        # links @ [R | 0; 0 | 1], written without in-place assignment so that forward-mode AD (a fit's Jacobian)
+        # goes through: the links' rotation columns turn by R, their translation column stays.
+        turned = self.links[:, :, :3] @ rotations
+        local = torch.cat([turned, self.links[:, :, 3:].expand(*turned.shape[:-1], 1)], -1)  # (B, N-1, 4, 4)
+        local = local.unbind(1)  # N-1 x (B, 4, 4); one unbind: a gradient per select would not be
+        poses = [self.root_pose.expand(body_pose.shape[0], 4, 4)]
         for node in range(1, len(self.parents)):
             poses.append(poses[self.parents[node]] @ local[node - 1])
         posed = torch.stack(poses, 1)[..., :3, :]  # (B, N, 3, 4)

