@@ -50,9 +50,9 @@ class DetectionRecorder:
         self.detections: list[Person] = []
 
     def __call__(self, image: np.ndarray, people: list[Person], previous: list, focal_length_px: float,
-                 deadline: Optional[float] = None) -> list[Person]:
+                 deadline: Optional[float] = None, with_mesh: bool = True) -> list[Person]:
         self.detections = list(people)
-        return self.fitter(image, people, previous, focal_length_px, deadline)
+        return self.fitter(image, people, previous, focal_length_px, deadline, with_mesh)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fitter, name)
