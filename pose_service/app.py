@@ -44,7 +44,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     _configure_logging(config.log_level)
     log.info("[STARTUP] pose service %s, backend=%s, device=%s", __version__, config.backend, config.device)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static route: pose_service/ has no such folder to serve
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     # Werkzeug answers a path with "//" (e.g. an id that is "/") with an HTML redirect to the merged path, outside
@@ -53,6 +53,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
 
     from .api.auth import install as install_auth
     from .api.batch import bp as batch_bp
+    from .api.docs import bp as docs_bp
     from .api.errors import register_error_handlers
     from .api.measurements import bp as measurements_bp
     from .api.metrics import bp as metrics_bp, observe_models
@@ -73,6 +74,7 @@ def create_app(config: Optional[ServiceConfig] = None) -> Flask:
     app.register_blueprint(batch_bp)
     app.register_blueprint(measurements_bp)
     app.register_blueprint(viewer_bp)
+    app.register_blueprint(docs_bp)
     app.extensions["pose_jobs"] = job_manager(config)
 
     # The session store does not wait for the models: /sessions answers while they load.

@@ -17,7 +17,7 @@ from smplx.utils import Struct
 
 from pose_service.body.smpl_model import SMPLModel
 from pose_service.models.hmr2.camera import cam_crop_to_full, hmr2_focal_length
-from pose_service.models.hmr2.checkpoint import CHECKPOINT_RELPATH
+from pose_service.models.hmr2.files import CHECKPOINT_RELPATH
 from pose_service.models.hmr2.preprocess import preprocess
 from pose_service.models.hmr2.testing import random_model, write_random_checkpoint
 from pose_service.models.hmr2.network import HMR2Config

@@ -29,6 +29,16 @@ export type Backend = 'embedded' | 'hmr2';
 export type BodyModelName = 'anny' | 'smpl';
 /** Raw pixel buffers: rows top to bottom, no padding. */
 export type PixelFormat = 'rgb24' | 'bgr24' | 'rgba32' | 'bgra32' | 'gray8';
+/** Mesh levels: the body model's full mesh, or a coarser one whose vertices are a subset of the full mesh's
+ * (`GET /mesh/faces` gives each level's triangles and `vertex_indices`). */
+export type MeshResolution = 'full' | 'high' | 'medium' | 'low';
+/** `json`: nested lists; `base64_float32`: vertices as base64 of little-endian float32 (V*3, row-major), triangles
+ * as base64 of little-endian uint32 (F*3). */
+export type MeshEncoding = 'json' | 'base64_float32';
+/** Vertices as `mesh_encoding` sends them. */
+export type MeshVertices = Vec3[] | string;
+/** Triangles as `mesh_encoding` sends them. */
+export type MeshTriangles = Face[] | string;
 /** A known height in cm (50-260): of the video's main subject, or of tracks by id (`{"<track_id>": cm}`). */
 export type HeightsCm = number | Record<string, number>;
 
@@ -49,6 +59,10 @@ export interface PoseRequest {
   include_mesh?: boolean;
   /** Default true; fetch the faces once from `GET /mesh/faces` instead. */
   include_faces?: boolean;
+  /** Default 'high'. */
+  mesh_resolution?: MeshResolution;
+  /** Default 'json'. */
+  mesh_encoding?: MeshEncoding;
   /** Pixels, in [1, 1e6]; default `max(width, height)` (embedded backend). */
   focal_length_px?: number | null;
   /** For testing gap filling: the fraction of detections ignored, in [0, 1]; default 0. */
@@ -98,7 +112,7 @@ export interface Person {
   camera_translation: Vec3 | null;
   body_model: BodyModelName | null;
   body_params: BodyParams | null;
-  mesh_vertices_data: Vec3[] | null;
+  mesh_vertices_data: MeshVertices | null;
   tracking_confidence: number | null;
   fit_confidence: number | null;
 }
@@ -115,8 +129,8 @@ export interface PoseResponse {
   keypoints: Keypoint[];
   keypoints_3d: Keypoint3D[];
   keypoint_count: number;
-  mesh_vertices_data: Vec3[] | null;
-  mesh_faces_data: Face[] | null;
+  mesh_vertices_data: MeshVertices | null;
+  mesh_faces_data: MeshTriangles | null;
   camera_translation: Vec3 | null;
   tracking_confidence: number | null;
   fit_confidence: number | null;
@@ -143,6 +157,8 @@ export interface BatchOptions {
   video_id?: string | null;
   include_mesh?: boolean;
   include_faces?: boolean;
+  mesh_resolution?: MeshResolution;
+  mesh_encoding?: MeshEncoding;
   focal_length_px?: number | null;
   simulate_misses?: number;
   /** Zero-phase smoothing of each track; default true. */
@@ -249,8 +265,9 @@ export interface Session {
 export type MeasurementName =
   | 'height' | 'chest' | 'waist' | 'hip' | 'thigh' | 'neck' | 'inseam' | 'shoulder_width' | 'arm_length';
 
-/** Centimetres, on the neutral body (README, "Measurements and exports"). */
-export type MeasurementsCm = Record<MeasurementName, number>;
+/** Centimetres, on the neutral body (README, "Measurements and exports"); null for a girth the body gives no loop
+ * for. */
+export type MeasurementsCm = Record<MeasurementName, number | null>;
 
 export interface TrackMeasurements {
   track_id: number;
@@ -282,8 +299,8 @@ export interface PhotoMeasurements extends Omit<TrackMeasurements, 'track_id'> {
   photos: number;
   photos_used: number;
   body_params: { shape: number[] };
-  mesh_vertices_data: Vec3[];
-  mesh_faces_data: Face[];
+  mesh_vertices_data: MeshVertices;
+  mesh_faces_data: MeshTriangles;
 }
 
 /** `glb` and `bvh` are being added to the service; until then it answers them 400 `invalid_field`. */
@@ -310,7 +327,12 @@ export interface TrackExport {
 
 export interface MeshFaces {
   body_model: BodyModelName;
-  mesh_faces_data: Face[];
+  mesh_resolution: MeshResolution;
+  /** Vertices of a mesh at this resolution. */
+  vertex_count: number;
+  /** The full mesh's vertices this resolution keeps, in the order its meshes list them; null for the full mesh. */
+  vertex_indices: number[] | null;
+  mesh_faces_data: MeshTriangles;
 }
 
 // --- health and errors --------------------------------------------------------------------------------------
@@ -404,8 +426,10 @@ export declare class PoseClient {
 
   /** `POST /pose/hybrid`. */
   pose(image: ImageInput, fields: Omit<PoseRequest, 'image_base64'>): Promise<PoseResponse>;
-  /** `GET /mesh/faces`. */
-  meshFaces(bodyModel?: BodyModelName): Promise<MeshFaces>;
+  /** `GET /mesh/faces`: the triangles at a resolution (default the service's, 'high') and the full mesh's vertices it
+   * keeps. */
+  meshFaces(bodyModel?: BodyModelName,
+    options?: { meshResolution?: MeshResolution; meshEncoding?: MeshEncoding }): Promise<MeshFaces>;
 
   /** `POST /pose/batch` (JSON): the result when answered inline (HTTP 200), else the job (202). */
   submitBatch(frames: BatchFrameInput[], options?: BatchOptions & SubmitOptions): Promise<BatchResult | JobAccepted>;

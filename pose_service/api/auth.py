@@ -1,6 +1,6 @@
 """Optional bearer tokens (``POSE_API_TOKENS``), and sessions and jobs scoped to the token that created them.
 
-With tokens set, every route but the health probes and the viewer page (``OPEN_ENDPOINTS``) needs
+With tokens set, every route but the health probes, the viewer page and the API's docs (``OPEN_ENDPOINTS``) needs
 ``Authorization: Bearer <token>`` (401 otherwise). A token's sessions and jobs live under a key prefix derived from
 it, so another token asking for the same ``video_id`` or job id finds nothing (404) and cannot delete it. Without
 tokens, names are used as they are.
@@ -17,9 +17,11 @@ from flask import Flask, Response, g, request
 
 from .errors import error_response
 
-OPEN_ENDPOINTS = frozenset({"pose.health", "pose.live", "pose.ready", "viewer.page", "viewer.static"})
-"""Probes that load balancers and Kubernetes call without credentials, and the viewer page with its script and style
-sheet: a browser cannot send a header when it opens a page, and the page holds no data (its calls send a token)."""
+OPEN_ENDPOINTS = frozenset({"pose.health", "pose.live", "pose.ready", "viewer.page", "viewer.static", "docs.openapi",
+                            "docs.page", "docs.static"})
+"""Probes that load balancers and Kubernetes call without credentials, and the pages with their scripts and style
+sheets (the viewer; the API's docs and the document they show): a browser cannot send a header when it opens a page,
+and the pages hold no data (their calls send a token)."""
 
 
 def scope_of(token: str) -> str:

@@ -41,7 +41,7 @@ export async function usage(): Promise<void> {
   const session = await client.session('clip-1');
   const confirmed = session.tracks.filter((t) => t.state === 'confirmed').length;
   const measured = await client.measurements('clip-1');
-  const chest: number | undefined = measured.tracks[0]?.measurements_cm.chest;
+  const chest: number | null | undefined = measured.tracks[0]?.measurements_cm.chest;
   const avatar = await client.measurePhotos([jpeg, jpeg], { height_cm: 172, sex: 'female' });
   avatar.mesh_vertices_data.length;
   const file: ExportedFile = await client.exportTrack('clip-1', 1, 'glb');
@@ -49,6 +49,7 @@ export async function usage(): Promise<void> {
   // @ts-expect-error not an export format
   await client.exportTrack('clip-1', 1, 'fbx');
   (await client.meshFaces('anny')).mesh_faces_data[0]?.[2];
+  (await client.meshFaces(undefined, { meshResolution: 'low', meshEncoding: 'base64_float32' })).vertex_indices?.[0];
   await client.deleteSession('clip-1');
 
   try {

@@ -20,7 +20,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from .files import CHECKPOINT_RELPATH, require_file  # noqa: F401  (CHECKPOINT_RELPATH: re-exported)
+from .files import require_file
 from .network import HMR2, HMR2Config
 
 MODEL_PREFIXES = ("backbone.", "smpl_head.")  # the rest (discriminator, smpl, optimizer moments) is not needed
