@@ -303,7 +303,7 @@ export interface PhotoMeasurements extends Omit<TrackMeasurements, 'track_id'> {
   mesh_faces_data: MeshTriangles;
 }
 
-/** `glb` and `bvh` are being added to the service; until then it answers them 400 `invalid_field`. */
+/** `glb`: the avatar skinned to a BODY_25 skeleton with its motion; `bvh`: the motion (README, exports). */
 export type ExportFormat = 'npz' | 'obj' | 'json' | 'glb' | 'bvh';
 
 /** One frame of the `json` export. */
@@ -356,6 +356,7 @@ export type ErrorCode =
   | 'invalid_image' | 'unsupported_image_format' | 'payload_too_large' | 'image_too_large'
   | 'unsupported_media_type' | 'invalid_video' | 'unsupported_video_format' | 'too_many_frames' | 'not_found'
   | 'method_not_allowed' | 'bad_request' | 'uri_too_long' | 'headers_too_large' | 'request_timeout'
+  | 'unsupported_transfer_coding'
   | 'job_not_found' | 'session_not_found' | 'track_not_found' | 'job_not_done' | 'no_body_model' | 'no_person'
   | 'poor_fit' | 'not_ready' | 'model_failed' | 'unauthorized' | 'job_queue_full' | 'gpu_out_of_memory'
   | 'video_busy' | 'session_store_unavailable' | 'internal_error' | 'http_error'

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..decode import DecodeError, decode_image
 from ..batch.photos import PhotoMeasurementError, measure_photos
-from ..pipeline import FramePipeline
+from ..pipeline import FramePipeline, GpuOutOfMemory
 from ..sessions import SessionState
 from ..sessions.bodies import Histories
 from .auth import scoped
@@ -121,6 +121,8 @@ def photo_measurements() -> Response:
         entry = measure_photos(pipeline, images, req.height_cm, req.sex)
     except PhotoMeasurementError as exc:
         raise ApiError(422, exc.code, str(exc)) from None
+    except GpuOutOfMemory as exc:  # as /pose/hybrid: out of memory with POSE_OOM_POLICY=fail is worth a retry
+        raise ApiError(503, "gpu_out_of_memory", str(exc), config.retry_after_s) from None
     shape, vertices = entry.pop("shape"), entry.pop("vertices")
     return jsonify({**entry, "body_params": {"shape": shape.tolist()}, "mesh_vertices_data": mesh_json(vertices),
                     "mesh_faces_data": pipeline.faces})

@@ -197,7 +197,7 @@ OPERATIONS: dict[str, Operation] = {
     "measurements.photo_measurements": Operation(
         "A person measured from one to a few photos (the avatar flow)", "measurements",
         {200: json_answer(contract.PhotoMeasurements)},
-        merge(JSON_BODY, IMAGE, BODY_MODEL, {422: ("no_person", "poor_fit")}),
+        merge(JSON_BODY, IMAGE, BODY_MODEL, {422: ("no_person", "poor_fit"), 503: ("gpu_out_of_memory",)}),
         body={"application/json": MeasurementRequest}, models=True, store=True),
     "viewer.page": Operation("The browser viewer", "pages", {200: Answer("the page", {"text/html": TEXT})}),
     "viewer.static": Operation(
