@@ -315,9 +315,10 @@ def test_async_job_reports_progress_and_pages_its_frames(client, astronaut_b64):
 
 def test_a_job_whose_result_would_pass_the_byte_cap_fails_saying_why(app, client, astronaut_b64, monkeypatch):
     jobs = app.extensions["pose_jobs"]
-    # A frame with a mesh and its faces is kept in ~0.4 MB.
+    # A frame with the full mesh and its faces is kept in ~0.4 MB.
     monkeypatch.setattr(jobs, "retention", dataclasses.replace(jobs.retention, max_result_bytes=600_000))
-    accepted = client.post("/pose/batch?async=1", json={"frames": _frames(astronaut_b64, 2)}).get_json()
+    accepted = client.post("/pose/batch?async=1", json={"frames": _frames(astronaut_b64, 2),
+                                                        "mesh_resolution": "full"}).get_json()
     job = _wait_job(client, accepted["status_url"])
     assert job["status"] == "failed" and job["result"] is None
     assert "POSE_JOB_MAX_RESULT_BYTES (600000 bytes) at frame 2 of 2" in job["error"], job["error"]

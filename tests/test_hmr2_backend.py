@@ -122,14 +122,21 @@ def test_service_serves_hmr2_from_a_released_size_checkpoint(hmr2_cache, astrona
         assert health["models"] == {"blazepose": "loaded", "hmr2": "loaded", "smpl": "loaded"}
         assert health["files"]["hmr2_weights"].endswith("epoch=35-step=1000000.ckpt")
 
-        status, body, _ = call(base + "/pose/hybrid", json.dumps({"image_base64": astronaut_b64, "frame_number": 0}).encode())
+        request = {"image_base64": astronaut_b64, "frame_number": 0, "mesh_resolution": "full"}
+        status, body, _ = call(base + "/pose/hybrid", json.dumps(request).encode())
         assert status == 200, body
         assert body["backend"] == "hmr2" and body["has_3d"] is True and body["keypoint_count"] == 25
         assert len(body["mesh_vertices_data"]) == 6890 and len(body["mesh_faces_data"]) == 13776
         assert len(body["camera_translation"]) == 3 and np.isfinite(body["camera_translation"]).all()
         assert body["people"][0]["body_model"] == "smpl"
-        status, faces, _ = call(base + "/mesh/faces?body_model=smpl")
+        status, faces, _ = call(base + "/mesh/faces?body_model=smpl&mesh_resolution=full")
         assert status == 200 and faces["mesh_faces_data"] == body["mesh_faces_data"]
+        # The default resolution is the same body's coarser level, with its own triangles.
+        status, coarse, _ = call(base + "/pose/hybrid", json.dumps({**request, "mesh_resolution": "high"}).encode())
+        status, faces, _ = call(base + "/mesh/faces?body_model=smpl")
+        assert faces["vertex_count"] == len(coarse["mesh_vertices_data"]) < 6890
+        np.testing.assert_array_equal(coarse["mesh_vertices_data"],
+                                      np.asarray(body["mesh_vertices_data"])[faces["vertex_indices"]])
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
