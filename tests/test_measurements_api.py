@@ -331,6 +331,7 @@ def test_blender_imports_the_exports(client, posted, served_bodies, tmp_path):
              "--expect", str(tmp_path / "expected.json")],
             capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
+        print(result.stdout)  # the script's report (pytest -s shows it)
         reports = re.findall(r"^(glb|bvh): frames (\S+), (\d+) bones; .* error ([0-9.]+) cm$", result.stdout,
                              re.MULTILINE)
         assert [r[0] for r in reports] == ["glb", "bvh"], result.stdout
