@@ -129,7 +129,6 @@ class FramePipeline:
         video: Optional[VideoOptions] = None,
         default_focal: Callable[[int, int], float] = default_focal_length,
         body_model: Optional[str] = None,
-        faces: Optional[np.ndarray] = None,
         mesh_levels: Optional[dict[str, MeshLevel]] = None,
         body: Optional[BodyModel] = None,
         body_lock: Optional[TimedLock] = None,
@@ -145,8 +144,6 @@ class FramePipeline:
         self.default_focal = default_focal
         """(width, height) -> the focal length in pixels this backend assumes when a request gives none."""
         self.body_model = body_model
-        self.faces = faces
-        """(F, 3) triangle vertex indices of the body model's full mesh, or None without meshes."""
         self.mesh_levels = mesh_levels
         """The resolutions a response can send the meshes at (``conventions.MESH_RESOLUTIONS``), or None without
         meshes."""
@@ -157,6 +154,11 @@ class FramePipeline:
         self.device = device
         self.files = files or {}
         """Model files loaded, by role, for /health."""
+
+    @property
+    def faces(self) -> Optional[np.ndarray]:
+        """(F, 3) triangle vertex indices of the body model's full mesh, or None without meshes."""
+        return None if self.mesh_levels is None else self.mesh_levels["full"].faces
 
     @property
     def tracker_config(self) -> TrackerConfig:

@@ -199,7 +199,7 @@ def run_concurrent(url: str, images: list[str], videos: int) -> float:
     return videos * len(images) / (time.perf_counter() - started)
 
 
-def stage_times(frames: list[np.ndarray], jpegs: list[bytes], profile: str | None) -> dict[str, list[float]]:
+def stage_times(jpegs: list[bytes], profile: str | None) -> dict[str, list[float]]:
     """Per-stage ms of the default path, in-process, by wrapping the stages' functions (benchmark only)."""
     import cProfile
 
@@ -209,6 +209,7 @@ def stage_times(frames: list[np.ndarray], jpegs: list[bytes], profile: str | Non
     from pose_service.backends import build_pipeline
     from pose_service.body.base import BodyModel
     from pose_service.config import ServiceConfig
+    from pose_service.conventions import DEFAULT_MESH_RESOLUTION
     from pose_service.decode import decode_image
     from pose_service.detect import blazepose
     from pose_service.pipeline import FrameRequest
@@ -237,7 +238,7 @@ def stage_times(frames: list[np.ndarray], jpegs: list[bytes], profile: str | Non
     timed(BodyModel, "forward", "mesh", when=lambda self, *a, with_vertices=True, **k: with_vertices)
     stages: dict[str, list[float]] = {}
     profiler = cProfile.Profile() if profile else None
-    mesh = mesh_options(pipeline.mesh_levels, True, "high", True, "json")
+    mesh = mesh_options(pipeline.mesh_levels, True, DEFAULT_MESH_RESOLUTION, True, "json")
     for index, jpeg in enumerate(jpegs):
         spent.clear()
         started = time.perf_counter()
@@ -332,7 +333,7 @@ def main() -> int:
                 print(f"two videos at once, {workers} worker(s): {fps:.1f} frames/s "
                       f"(MediaPipe alone: {1000 / mp_median:.1f})", flush=True)
     if args.stages:
-        stages = stage_times(frames[: args.frames], jpegs[: args.frames], args.profile)
+        stages = stage_times(jpegs[: args.frames], args.profile)
         print(f"\n{'stage (in-process, default path)':<34} {'median':>8} {'p90':>8}   ms")
         for name, values in stages.items():
             print(f"{name:<34} {summary(values)}")
