@@ -62,13 +62,18 @@ def test_keypoints_3d_loss_ignores_prediction_scale():
     target = torch.randn(25, 3, dtype=torch.float64)
     weights = torch.ones(25, dtype=torch.float64)
     for scale in (0.5, 1.0, 2.0):
-        assert losses.keypoints_3d_loss(scale * target[None], target, weights).item() == pytest.approx(0, abs=1e-12)
+        residuals = losses.keypoints_3d_residuals(scale * target[None], target, weights)
+        assert losses.squared_norm(residuals).item() == pytest.approx(0, abs=1e-12)
 
 
-def test_gmof_saturates():
-    squared = torch.tensor([0.0, 1.0, 1e6])
-    robust = losses.gmof(squared, sigma=10.0)
-    assert robust[0] == 0 and robust[1] == pytest.approx(1.0, rel=0.02) and robust[2] < 100.0
+def test_reprojection_residuals_saturate():
+    """Geman-McClure: a keypoint 1 px off counts its squared distance, one 1,000 px off less than sigma squared."""
+    target = torch.zeros(3, 2, dtype=torch.float64)
+    offsets = torch.tensor([0.0, 1.0, 1000.0], dtype=torch.float64)
+    points = torch.stack([offsets, torch.zeros(3), torch.ones(3)], -1)[None]  # (1, 3, 3), depth 1, focal 1
+    rows = losses.reprojection_residuals(points, target, torch.ones(3), 1.0, torch.zeros(2), 1.0, 10.0)
+    per_keypoint = 3 * rows.reshape(3, 2).square().sum(-1)  # undo the mean over the 3 keypoints
+    assert per_keypoint[0] == 0 and per_keypoint[1] == pytest.approx(1.0, rel=0.02) and per_keypoint[2] < 100.0
 
 
 def test_angle_limits_penalise_hyperextended_knee(anny_model):
@@ -77,7 +82,7 @@ def test_angle_limits_penalise_hyperextended_knee(anny_model):
         global_orient, body_pose, shape = anny_model.zero_params(1)
         body_pose[0, bone, 0] = angle
         keypoints = anny_model(global_orient, body_pose, shape, with_vertices=False).keypoints
-        assert (losses.angle_limit_loss(keypoints).item() > 0.1) == penalised
+        assert (losses.squared_norm(losses.angle_limit_residuals(keypoints)).item() > 0.1) == penalised
 
 
 # ---------------------------------------------------------------------------------------------- fitting
@@ -270,3 +275,39 @@ def test_stage_stops_fitting_at_the_frames_deadline_but_always_fits_the_first(an
         np.testing.assert_array_equal(person.keypoints_2d, given.keypoints_2d)
     in_time = stage(image, people, [None] * 3, FOCAL, deadline=time.monotonic() + 600.0)
     assert all(person.vertices is not None and state is not None for person, state in in_time)
+
+
+def test_levenberg_marquardt_fits_warm_frames_as_well_as_lbfgs_in_fewer_evaluations(anny_model):
+    """The default warm stage (Levenberg-Marquardt) against the same stage solved by 40 LBFGS iterations, on the
+    warm frames of the same smooth motion: it ends at no higher a cost (within 5 %) from fewer evaluations."""
+    from dataclasses import replace
+
+    from pose_service.evaluation.synthetic import smooth_motion
+
+    config = FitConfig(shape_every_n_frames=0)  # the warm stage alone
+    lm = Fitter(config)
+    lbfgs = Fitter(replace(config, warm_stages=tuple(replace(s, solver="lbfgs", max_iters=40, tolerance=1e-9)
+                                                     for s in config.warm_stages)))
+    rng = np.random.default_rng(11)
+    frames = [_args(observe(subject, SIZE, FOCAL, rng)) for subject in smooth_motion(anny_model, 8, rng)]
+    weights = config.warm_stages[0].weights
+    costs, evaluations = {"lm": [], "lbfgs": []}, {"lm": [], "lbfgs": []}
+    for name, fitter in (("lm", lm), ("lbfgs", lbfgs)):
+        state = fitter.fit(anny_model, *frames[0]).state
+        for frame in frames[1:]:
+            result = fitter.fit(anny_model, *frame, previous=state)
+            state = result.state
+            costs[name].append(sum(weights[k] * v for k, v in result.losses.items()))
+            evaluations[name].append(result.evaluations)
+    print(costs, evaluations)
+    assert np.mean(costs["lm"]) <= 1.05 * np.mean(costs["lbfgs"])
+    assert np.mean(evaluations["lm"]) < 0.5 * np.mean(evaluations["lbfgs"])
+
+
+def test_the_lm_solver_cannot_free_the_shape():
+    from pose_service.fitting.config import FitStage
+
+    with pytest.raises(ValueError, match="shape"):
+        FitStage("all", ("body_pose", "shape"), 5, 1e-4, {"reprojection": 1.0}, "lm")
+    with pytest.raises(ValueError, match="solver"):
+        FitStage("pose", ("body_pose",), 5, 1e-4, {"reprojection": 1.0}, "adam")

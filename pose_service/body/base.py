@@ -89,7 +89,8 @@ class BodyModel(torch.nn.Module, abc.ABC):
         Args:
             global_orient: (B, 3) axis-angle, camera axes.
             body_pose: (B, J, 3) axis-angle, J = ``num_pose_joints``.
-            shape: (B, S) unconstrained, S = ``shape_dim``.
+            shape: (B, S) unconstrained, S = ``shape_dim``; or (1, S), one body in B poses (a fit's batched
+                Jacobian).
             with_vertices: False skips the full mesh and evaluates only what the keypoints need (fitting loops).
         Returns:
             BodyOutput with vertices (B, V, 3) or None, keypoints (B, 25, 3).

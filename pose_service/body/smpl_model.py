@@ -228,6 +228,7 @@ class SMPLModel(BodyModel):
     def _native_forward(
         self, body_pose: torch.Tensor, shape: torch.Tensor, with_vertices: bool
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        shape = shape.expand(body_pose.shape[0], -1)  # smplx's lbs needs one row per pose
         if with_vertices:
             vertices, joints = self._native_full(body_pose, shape)
         else:

@@ -11,7 +11,7 @@ import torch
 
 from pose_service.body.base import BodyModel
 from pose_service.conventions import BODY25_INDEX, ROOT_NAME
-from pose_service.fitting.losses import angle_limit_loss, project
+from pose_service.fitting.losses import angle_limit_residuals, project
 
 _ROOT = BODY25_INDEX[ROOT_NAME]
 _SMALL_TOES = [BODY25_INDEX["left_small_toe"], BODY25_INDEX["right_small_toe"]]
@@ -56,7 +56,7 @@ def random_subject(
     while True:
         body_pose = rng.normal(scale=pose_scale, size=(1, model.num_pose_joints, 3))
         keypoints = _pose(model, global_orient, body_pose, shape)
-        if not limit_hinges or angle_limit_loss(torch.as_tensor(keypoints), margin=0.0).item() == 0.0:
+        if not limit_hinges or not angle_limit_residuals(torch.as_tensor(keypoints), margin=0.0).any():
             break
     translation = np.array([rng.uniform(-0.3, 0.3), rng.uniform(-0.1, 0.1), rng.uniform(2.5, 4.0)])
     return Subject(keypoints[0], translation, global_orient[0], body_pose[0], shape[0])

@@ -1,4 +1,4 @@
-"""Fitting a body model to detected keypoints: staged LBFGS in the style of SMPLify (see ``fitter``)."""
+"""Fitting a body model to detected keypoints: staged least squares in the style of SMPLify (see ``fitter``)."""
 
 from __future__ import annotations
 
