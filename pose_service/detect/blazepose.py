@@ -437,18 +437,22 @@ def _same_body(a: PoseEstimate, b: PoseEstimate) -> bool:
 
 def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """RefineLandmarksFromHeatmapCalculator: each landmark (normalised crop coordinates) moves to the sigmoid-
-    weighted mean cell of the 7x7 heatmap window around it, where that window's peak is confident enough."""
-    size = heatmap.shape[0]
+    weighted mean cell of the 7x7 heatmap window around it, where that window's peak is confident enough.
+
+    xy (N, 2), heatmap (S, S, N) logits -> (N, 2); all landmarks' windows at once.
+    """
+    size, count = heatmap.shape[0], len(xy)
     half = (HEATMAP_KERNEL - 1) // 2
-    refined = xy.copy()
-    for index, (col, row) in enumerate((xy * size).astype(int)):  # truncation, as MediaPipe's int conversion
-        if not (0 <= col < size and 0 <= row < size):
-            continue
-        rows = slice(max(0, row - half), min(size, row + half + 1))
-        cols = slice(max(0, col - half), min(size, col + half + 1))
-        confidence = _sigmoid(heatmap[rows, cols, index])
-        if confidence.max() >= HEATMAP_MIN_CONFIDENCE:
-            grid_rows, grid_cols = np.mgrid[rows, cols]
-            weights = confidence / confidence.sum()
-            refined[index] = ((grid_cols * weights).sum() / size, (grid_rows * weights).sum() / size)
-    return refined
+    cells = (xy * size).astype(int)  # truncation, as MediaPipe's int conversion
+    inside = np.all((cells >= 0) & (cells < size), axis=1)
+    offsets = np.arange(-half, half + 1)
+    cols, rows = cells[:, :1] + offsets, cells[:, 1:] + offsets  # (N, K) window cells, clipped below by the mask
+    in_window = ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]  # (N, K, K)
+    logits = heatmap[np.clip(rows, 0, size - 1)[:, :, None], np.clip(cols, 0, size - 1)[:, None, :],
+                     np.arange(count)[:, None, None]]
+    confidence = np.where(in_window, _sigmoid(logits), 0.0)
+    refine = inside & (confidence.max(axis=(1, 2)) >= HEATMAP_MIN_CONFIDENCE)
+    weights = confidence / np.maximum(confidence.sum(axis=(1, 2), keepdims=True), 1e-12)
+    mean_col = (weights * cols[:, None, :]).sum(axis=(1, 2))
+    mean_row = (weights * rows[:, :, None]).sum(axis=(1, 2))
+    return np.where(refine[:, None], np.column_stack([mean_col, mean_row]) / size, xy)
