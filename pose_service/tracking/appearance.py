@@ -57,13 +57,16 @@ def describe(image_rgb: np.ndarray, keypoints_2d: np.ndarray) -> Appearance:
     radius = max(2.0, LIMB_RADIUS * float(np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))))
     regions = [(torso, None)] + [(xy[[a, b]], radius) for a, b in LIMB_SEGMENTS]
     usable = [True] + [bool(confident[a] and confident[b]) for a, b in LIMB_SEGMENTS]
-    for part, ((points, r), ok) in enumerate(zip(regions, usable)):
-        if not ok:
-            continue
-        pixels = _sample_region(image_rgb, points, r)
-        if len(pixels) >= MIN_PIXELS:
-            histograms[part] = _histogram(pixels)
-            visible[part] = True
+    samples = [(part, _sample_region(image_rgb, points, r))
+               for part, ((points, r), ok) in enumerate(zip(regions, usable)) if ok]
+    samples = [(part, pixels) for part, pixels in samples if len(pixels) >= MIN_PIXELS]
+    if samples:  # one binning pass over every part's pixels
+        parts = np.array([part for part, _ in samples])
+        owner = np.repeat(parts, [len(pixels) for _, pixels in samples])
+        bins = _bins(np.concatenate([pixels for _, pixels in samples]))
+        counts = np.bincount(owner * NUM_BINS + bins, minlength=NUM_PARTS * NUM_BINS).reshape(NUM_PARTS, NUM_BINS)
+        histograms[parts] = counts[parts] / counts[parts].sum(axis=1, keepdims=True)
+        visible[parts] = True
     return Appearance(histograms, visible)
 
 
@@ -115,15 +118,14 @@ def _near_segment(p: np.ndarray, segment: np.ndarray, radius: float) -> np.ndarr
     return np.linalg.norm(p - (a + t[:, None] * ab), axis=1) <= radius
 
 
-def _histogram(rgb: np.ndarray) -> np.ndarray:
+def _bins(rgb: np.ndarray) -> np.ndarray:
+    """(N, 3) RGB uint8 pixels -> (N,) histogram bin of each: hue x saturation where chromatic, else value."""
     hue, sat, val = _to_hsv(rgb.astype(float) / 255.0)
     chromatic = (sat >= CHROMATIC_MIN) & (val >= CHROMATIC_MIN)
     h_bin = np.minimum((hue * HUE_BINS).astype(int), HUE_BINS - 1)
     s_bin = np.minimum(((sat - CHROMATIC_MIN) / (1 - CHROMATIC_MIN) * SAT_BINS).astype(int), SAT_BINS - 1)
     v_bin = np.minimum((val * VALUE_BINS).astype(int), VALUE_BINS - 1)
-    index = np.where(chromatic, h_bin * SAT_BINS + s_bin, HUE_BINS * SAT_BINS + v_bin)
-    counts = np.bincount(index, minlength=NUM_BINS).astype(float)
-    return counts / counts.sum()
+    return np.where(chromatic, h_bin * SAT_BINS + s_bin, HUE_BINS * SAT_BINS + v_bin)
 
 
 def _to_hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
