@@ -455,4 +455,6 @@ def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     weights = confidence / np.maximum(confidence.sum(axis=(1, 2), keepdims=True), 1e-12)
     mean_col = (weights * cols[:, None, :]).sum(axis=(1, 2))
     mean_row = (weights * rows[:, :, None]).sum(axis=(1, 2))
-    return np.where(refine[:, None], np.column_stack([mean_col, mean_row]) / size, xy)
+    # In the landmarks' own dtype: a float64 result shifts the next ROI by rounding, and the tracking loop carries
+    # such shifts on from frame to frame.
+    return np.where(refine[:, None], np.column_stack([mean_col, mean_row]) / size, xy).astype(xy.dtype)
