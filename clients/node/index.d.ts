@@ -44,17 +44,8 @@ export type HeightsCm = number | Record<string, number>;
 
 // --- POST /pose/hybrid --------------------------------------------------------------------------------------
 
-export interface PoseRequest {
-  /** An encoded JPEG, PNG, WebP or BMP (with or without a `data:image/...;base64,` prefix), or raw pixels
-   * when `width`, `height` and `pixel_format` are given. */
-  image_base64: string;
-  /** Echoed back; frames of a video are tracked in this order. */
-  frame_number: number;
-  /** The video (session) the frame belongs to; absent: the default session. */
-  video_id?: string | null;
-  width?: number | null;
-  height?: number | null;
-  pixel_format?: PixelFormat | null;
+/** What a frame and a batch share: what a response holds and how people are fitted (the service's FrameOptions). */
+export interface FrameOptions {
   /** Default true. */
   include_mesh?: boolean;
   /** Default true; fetch the faces once from `GET /mesh/faces` instead. */
@@ -68,6 +59,19 @@ export interface PoseRequest {
   /** For testing gap filling: the fraction of detections ignored, in [0, 1]; default 0. */
   simulate_misses?: number;
   height_cm?: HeightsCm | null;
+}
+
+export interface PoseRequest extends FrameOptions {
+  /** An encoded JPEG, PNG, WebP or BMP (with or without a `data:image/...;base64,` prefix), or raw pixels
+   * when `width`, `height` and `pixel_format` are given. */
+  image_base64: string;
+  /** Echoed back; frames of a video are tracked in this order. */
+  frame_number: number;
+  /** The video (session) the frame belongs to; absent: the default session. */
+  video_id?: string | null;
+  width?: number | null;
+  height?: number | null;
+  pixel_format?: PixelFormat | null;
 }
 
 /** 2D keypoint: image pixels; confidence in [0, 1]. */
@@ -152,18 +156,11 @@ export interface BatchFrame {
 }
 
 /** Options shared by the JSON batch and the video upload (the service's BatchOptionsFields). */
-export interface BatchOptions {
+export interface BatchOptions extends FrameOptions {
   /** The video's name in the results (default `batch-<job id>`); the batch tracks in a session of its own. */
   video_id?: string | null;
-  include_mesh?: boolean;
-  include_faces?: boolean;
-  mesh_resolution?: MeshResolution;
-  mesh_encoding?: MeshEncoding;
-  focal_length_px?: number | null;
-  simulate_misses?: number;
   /** Zero-phase smoothing of each track; default true. */
   smooth?: boolean;
-  height_cm?: HeightsCm | null;
 }
 
 export interface BatchRequest extends BatchOptions {

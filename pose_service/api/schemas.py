@@ -25,22 +25,30 @@ HeightsCm = Union[HeightCm, Annotated[dict[TrackIdKey, HeightCm], Field(max_leng
 """A person's known height: a number for the video's main subject, or ``{"<track_id>": cm}``."""
 
 
-class PoseRequest(BaseModel):
+class FrameOptions(BaseModel):
+    """What ``/pose/hybrid`` and ``/pose/batch`` share: what a response holds and how people are fitted. Lax types
+    (the batch's multipart form sends strings); the JSON bodies tighten them."""
+
     model_config = ConfigDict(extra="ignore")
 
+    include_mesh: bool = True
+    include_faces: bool = True
+    mesh_resolution: MeshResolution = DEFAULT_MESH_RESOLUTION
+    mesh_encoding: MeshEncoding = "json"
+    focal_length_px: Optional[FocalLengthPx] = None
+    simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    height_cm: Optional[HeightsCm] = None
+
+
+class PoseRequest(FrameOptions):
+    include_mesh: StrictBool = True  # JSON: a boolean, not "yes"
+    include_faces: StrictBool = True
     image_base64: StrictStr
     frame_number: StrictInt = Field(ge=0)
     video_id: Optional[VideoId] = None
     width: Optional[StrictInt] = Field(default=None, gt=0)
     height: Optional[StrictInt] = Field(default=None, gt=0)
     pixel_format: Optional[PixelFormat] = None
-    include_mesh: StrictBool = True
-    include_faces: StrictBool = True
-    mesh_resolution: MeshResolution = DEFAULT_MESH_RESOLUTION
-    mesh_encoding: MeshEncoding = "json"
-    focal_length_px: Optional[FocalLengthPx] = None
-    simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
-    height_cm: Optional[HeightsCm] = None
 
 
 class MeshFacesQuery(BaseModel):
@@ -87,21 +95,11 @@ class BatchFrame(BaseModel):
     pixel_format: Optional[PixelFormat] = None
 
 
-class BatchOptionsFields(BaseModel):
-    """Options of ``POST /pose/batch`` shared by the JSON body and the multipart form (whose values are strings,
-    hence lax types here)."""
-
-    model_config = ConfigDict(extra="ignore")
+class BatchOptionsFields(FrameOptions):
+    """Options of ``POST /pose/batch`` shared by the JSON body and the multipart form."""
 
     video_id: Optional[VideoId] = None
-    include_mesh: bool = True
-    include_faces: bool = True
-    mesh_resolution: MeshResolution = DEFAULT_MESH_RESOLUTION
-    mesh_encoding: MeshEncoding = "json"
-    focal_length_px: Optional[FocalLengthPx] = None
-    simulate_misses: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     smooth: bool = True
-    height_cm: Optional[HeightsCm] = None
 
 
 class BatchRequest(BatchOptionsFields):
