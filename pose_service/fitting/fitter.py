@@ -398,10 +398,13 @@ class Fitter:
         sizes = [shape.numel() for shape in shapes]
         roots = {k: w**0.5 for k, w in stage.weights.items() if w > 0}
         step = _JACOBIAN_STEP
+        count = sum(sizes)
+        # (n+1, n) offsets of the batch: x itself, then x + h e_i for each parameter
+        nudges = torch.cat([torch.zeros(1, count), step * torch.eye(count)]).to(model.device, model.dtype)
 
         def evaluate(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             """x (n,) -> residuals (R,) at x and the Jacobian (R, n), float64."""
-            batch = x.to(model.dtype) + torch.cat([torch.zeros(1, len(x)), step * torch.eye(len(x))]).to(model.dtype)
+            batch = x.to(model.dtype) + nudges
             groups = dict(params)
             for name, shape, part in zip(names, shapes, batch.split(sizes, dim=1)):
                 groups[name] = part.reshape(-1, *shape)
