@@ -102,7 +102,8 @@ def test_a_worker_killed_mid_frame_loses_no_session(cluster, redis_client, rende
     track_id = before["primary_track_id"]
     assert before["frames_seen"] == 6 and track_id is not None
 
-    # Frame 6 on a kept-alive connection, so we know which worker has it; killed right after it is sent.
+    # Frame 6 on a kept-alive connection, so we know which worker has it; killed as soon as that worker holds the
+    # video's lock, i.e. mid-frame (a frame takes ~40 ms: a fixed delay would race its end).
     url = urlsplit(base)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
     connection.request("GET", "/v2/health/live")
@@ -111,12 +112,15 @@ def test_a_worker_killed_mid_frame_loses_no_session(cluster, redis_client, rende
     victim = int(response.headers["X-Pose-Worker"])
     connection.request("POST", "/pose/hybrid", body=_frame(video, 6, clip.frames[6]),
                        headers={"Content-Type": "application/json"})
-    time.sleep(0.03)
+    lock = f"{namespace}:lock:{video}"
+    deadline = time.monotonic() + 10
+    while not redis_client.exists(lock) and time.monotonic() < deadline:
+        pass
     os.kill(victim, signal.SIGKILL)
     with pytest.raises((http.client.HTTPException, ConnectionError)):
         connection.getresponse()
     connection.close()
-    orphaned = bool(redis_client.exists(f"{namespace}:lock:{video}"))
+    orphaned = bool(redis_client.exists(lock))
 
     # The client retries frame 6 and goes on; other workers (and the one gunicorn starts instead) serve it.
     started = time.monotonic()
