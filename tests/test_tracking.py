@@ -181,6 +181,24 @@ def test_confirmed_track_is_predicted_for_max_age_frames_then_deleted() -> None:
     assert [p.track_id for p in out] == [2]
 
 
+def test_lost_bystander_is_searched_for_less_often_the_longer_it_is_lost() -> None:
+    """The primary person is looked for on every missed frame; a bystander on each of its first
+    ``lost_search_frames`` missed frames, then on every ``lost_search_every``-th."""
+    tracker = Tracker(TrackerConfig(lost_search_frames=2, lost_search_every=3))
+    for t in range(12):  # the subject from frame 0 (the primary person), the bystander from frame 2
+        subject = person(STANDING, np.array([-0.5 + 0.01 * t, 0.1, 4.0]))
+        tracker.step(t, [subject] + ([person(arms_up(), np.array([0.6, 0.1, 6.0]))] if t >= 2 else []), None,
+                     FOCAL, SIZE)
+    primary = tracker.primary_id
+    searched: dict[int, list[bool]] = {}
+    for t in range(12, 23):  # both missed from frame 12: at frame t, ``t - 12`` frames missed so far
+        lost = [h for h in tracker.hints(t) if h.lost]
+        searched[t - 12] = [len(lost) == 2, len(lost) >= 1]
+        tracker.step(t, [], None, FOCAL, SIZE)
+    assert [m for m, (bystander, _) in searched.items() if bystander] == [1, 2, 3, 6, 9]
+    assert [m for m, (_, anyone) in searched.items() if anyone] == list(range(1, 11)) and primary == 1
+
+
 def test_lost_track_is_re_associated_after_a_gap() -> None:
     tracker = Tracker()
     frames = [t for t in range(30) if not 10 <= t < 18]

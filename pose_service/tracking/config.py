@@ -85,6 +85,13 @@ class TrackerConfig:
     briefly fades fast, the video's long-seen subject is carried through long gaps."""
     max_outside: float = 0.5
     """A prediction stops once more than this fraction of its box lies outside the image (the person left)."""
+    lost_search_frames: int = 6
+    """A lost bystander (a lost track other than the primary person) is searched for on each of the first this many
+    frames after its last detection, then on every ``lost_search_every``-th frame; it can be found in between by the
+    searches other people cause and by the wide search. A failed search costs a landmark call and two detector runs
+    (~20 ms on 2 cores), and a bystander who left the frame would cost one on every frame of their ``max_age``. The
+    primary person is searched for on every frame, as MediaPipe does."""
+    lost_search_every: int = 3
     velocity_damping: float = 0.9
     """Per-frame decay of the velocities predictions continue (see ``Track.predict``): people stop, turn and get
     re-framed by the camera, so a constant velocity held for long drifts away (a ghost leaving the image)."""
@@ -121,9 +128,11 @@ class TrackerConfig:
     def __post_init__(self) -> None:
         dampings = (self.velocity_damping, self.pose_velocity_damping)
         if self.n_init < 1 or self.max_age < 0 or self.tentative_max_misses < 0 or self.confidence_tau <= 0 \
-                or not all(0 <= d <= 1 for d in dampings) or self.predict_per_hit < 0 or self.primary_switch_ratio < 1:
+                or not all(0 <= d <= 1 for d in dampings) or self.predict_per_hit < 0 or self.primary_switch_ratio < 1 \
+                or self.lost_search_frames < 0 or self.lost_search_every < 1:
             raise ValueError("n_init >= 1, max_age >= 0, tentative_max_misses >= 0, confidence_tau > 0, dampings in "
-                             "[0, 1], predict_per_hit >= 0 and primary_switch_ratio >= 1 are required")
+                             "[0, 1], predict_per_hit >= 0, primary_switch_ratio >= 1, lost_search_frames >= 0 and "
+                             "lost_search_every >= 1 are required")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

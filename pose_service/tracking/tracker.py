@@ -182,7 +182,8 @@ class Tracker:
         held back, gets its box but no region, so it must be found again by the detector to count: left to follow
         a one-off false positive, BlazePose's landmark model keeps "seeing" it. A shown track missed since is
         looked for where it is expected (its last box and region moved on as its prediction moves): one missed
-        frame must not lose a person whom only the landmark model was still following.
+        frame must not lose a person whom only the landmark model was still following. A lost bystander is looked
+        for less often the longer it stays lost (``TrackerConfig.lost_search_frames``).
         """
         hints, lost = [], []
         for track in self.tracks:
@@ -198,6 +199,10 @@ class Tracker:
                 lost.append(track)
         seen_boxes = [hint.box for hint in hints]
         for track in lost:
+            missed = frame_index - track.location.frame - 1
+            if track.track_id != self.primary_id and missed > self.config.lost_search_frames \
+                    and missed % self.config.lost_search_every:
+                continue
             dx, dy = track.image_shift(frame_index, self.config)
             x, y, w, h = track.last.bbox
             box = (x + dx, y + dy, w, h)
