@@ -53,6 +53,12 @@ class MeshOptions:
     level: "MeshLevel"
     include_faces: bool = True
     encoding: str = "json"
+    selected: bool = False
+    """The people's vertices are already the level's (:meth:`select`), not the full mesh's."""
+
+    def select(self, vertices: np.ndarray) -> np.ndarray:
+        """A person's vertices -> the level's."""
+        return vertices if self.selected else self.level.select(vertices)
 
 
 def mesh_options(levels: Optional[dict[str, "MeshLevel"]], include_mesh: bool, resolution: str,
@@ -95,7 +101,7 @@ def faces_json(faces: np.ndarray, encoding: str = "json") -> orjson.Fragment:
 def person_json(person: Person, mesh: Optional[MeshOptions]) -> dict[str, Any]:
     vertices = None
     if mesh is not None and person.vertices is not None:
-        vertices = mesh_json(mesh.level.select(person.vertices), mesh.encoding)
+        vertices = mesh_json(mesh.select(person.vertices), mesh.encoding)
     return {
         "track_id": person.track_id,
         "source": person.source,

@@ -16,7 +16,7 @@ from skimage import data
 from pose_service.pipeline import FrameRequest
 from pose_service.synth.clip import ClipSpec, PersonSpec, concatenate_clips
 from pose_service.tracking.track import inside_fraction
-from pose_service.types import FrameResult
+from pose_service.types import FrameResult, Hint
 
 GREY = 128
 
@@ -145,3 +145,46 @@ def test_frame_n_plus_one_arriving_before_n_keeps_the_tracks(pipeline, render_pr
         if wait_s:
             for p, q in zip(got.people, expected.people):
                 np.testing.assert_allclose(p.keypoints_2d, q.keypoints_2d, atol=1e-6)
+
+
+def _same_results(a: list[FrameResult], b: list[FrameResult]) -> None:
+    assert [[(p.track_id, p.source) for p in r.people] for r in a] == [[(p.track_id, p.source) for p in r.people]
+                                                                       for r in b]
+    for x, y in zip(a, b):
+        for p, q in zip(x.people, y.people):
+            np.testing.assert_array_equal(p.keypoints_2d, q.keypoints_2d)
+            np.testing.assert_array_equal(p.vertices, q.vertices)
+
+
+@pytest.mark.slow
+def test_a_sequence_detected_one_frame_ahead_gives_the_frame_by_frame_results(pipeline, render_preset, monkeypatch):
+    """``process_sequence`` detects each frame while the one before is fitted, with the hints it expects the tracks
+    to give: kept when they do (here, every frame after the first: people crossing, one hidden behind the other),
+    detected again when they do not (a lookahead given wrong hints), and the results are those of ``process``."""
+    clip = render_preset("two_people_crossing")
+    frames = clip.frames[:30]
+    expected = run(pipeline, frames, "one-by-one")
+
+    detections = []
+    detector = pipeline.detector
+    monkeypatch.setattr(pipeline, "detector", lambda *args: detections.append(args[2]) or detector(*args))
+
+    def sequence(video_id: str) -> list[FrameResult]:
+        detections.clear()
+        requests = (FrameRequest(image=f, frame_number=i, video_id=video_id) for i, f in enumerate(frames))
+        results = list(pipeline.process_sequence(requests))
+        pipeline.sessions.delete(video_id)
+        return results
+
+    _same_results(sequence("ahead"), expected)
+    assert len(detections) == len(frames)  # one detection a frame: every guess was right
+
+    look_ahead = type(pipeline)._look_ahead
+
+    def wrong_hints(self, *args):  # the detection goes ahead with the right hints, but is said to have had others
+        lookahead = look_ahead(self, *args)
+        return dataclasses.replace(lookahead, hints=[Hint((0.0, 0.0, 10.0, 10.0)), *lookahead.hints])
+
+    monkeypatch.setattr(type(pipeline), "_look_ahead", wrong_hints)
+    _same_results(sequence("ahead-wrong"), expected)
+    assert len(detections) == 2 * len(frames) - 1  # every frame after the first detected twice

@@ -7,7 +7,8 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -101,12 +102,12 @@ def run_batch(
     times_ms: list[float] = []
     started = last_log = time.monotonic()
     log.info("[BATCH] video=%s started: %d frames", video_id, frames_total)
-    try:
+
+    def requests() -> Iterator[FrameRequest]:
         for frame_number, image in frames:
             if cancelled():
                 raise BatchCancelled(f"batch {video_id} cancelled after {len(results)} frames")
-            frame_started = time.perf_counter()
-            results.append(pipeline.process(FrameRequest(
+            yield FrameRequest(
                 image=image,
                 frame_number=frame_number,
                 video_id=video_id,
@@ -117,7 +118,14 @@ def run_batch(
                 simulate_misses=options.simulate_misses,
                 reorder_wait_s=0.0,
                 height_cm=options.height_cm,
-            )))
+            )
+
+    try:
+        frame_started = time.perf_counter()
+        # The pipeline reads one frame ahead (it detects the next frame while it fits this one): a frame's time is
+        # from the end of the frame before.
+        for result in pipeline.process_sequence(requests()):
+            results.append(result)
             times_ms.append((time.perf_counter() - frame_started) * 1000.0)
             if progress is not None:
                 progress(len(results), frames_total)
@@ -125,6 +133,7 @@ def run_batch(
                 last_log = time.monotonic()
                 log.info("[BATCH] video=%s %d/%d frames, %.1f s", video_id, len(results), frames_total,
                          last_log - started)
+            frame_started = time.perf_counter()
         measurements = None
         if pipeline.body is not None:
             from ..measure.shape import video_measurements  # torch: only with a body model
@@ -138,15 +147,18 @@ def run_batch(
     if progress is not None:  # a container's frame count is only an estimate; the frames read are the total
         progress(len(results), len(results))
 
-    postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
-    body = BatchResult([], summary(results) | {"measurements": measurements})
     mesh = mesh_options(pipeline.mesh_levels, options.include_mesh, options.mesh_resolution, options.include_faces,
                         options.mesh_encoding)
+    if mesh is not None:  # only the vertices sent are smoothed (Anny's full mesh is 2.3 times the default level's)
+        for person in (p for result in results for p in result.people if p.vertices is not None):
+            person.vertices = mesh.select(person.vertices)
+        mesh = dataclasses.replace(mesh, selected=True)
+    postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
+    body = BatchResult([], summary(results) | {"measurements": measurements})
     size = 0
-    results.reverse()  # popped in frame order: each frame's arrays are freed once its JSON is made
-    for ms in times_ms:
-        response = frame_response(results.pop(), pipeline.backend, ms, mesh)
-        frame = zlib.compress(orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY), FRAME_COMPRESSION)
+
+    def keep(frame: bytes) -> None:
+        nonlocal size
         size += len(frame)
         if max_result_bytes is not None and size > max_result_bytes:
             done = len(body.frames) + 1
@@ -155,6 +167,19 @@ def run_batch(
                 f"{len(times_ms)}, {size // done} bytes a frame (compressed): send include_faces=false (the faces are "
                 "the same in every frame), include_mesh=false, or fewer frames")
         body.frames.append(frame)
+
+    results.reverse()  # popped in frame order: each frame's arrays are freed once its JSON is made
+    # zlib lets go of the GIL: a frame is compressed on a second thread while the next one's JSON is made.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-pack") as packer:
+        packing: Optional[Future] = None
+        for ms in times_ms:
+            response = orjson.dumps(frame_response(results.pop(), pipeline.backend, ms, mesh),
+                                    option=orjson.OPT_SERIALIZE_NUMPY)
+            if packing is not None:
+                keep(packing.result())
+            packing = packer.submit(zlib.compress, response, FRAME_COMPRESSION)
+        if packing is not None:
+            keep(packing.result())
     log.info("[BATCH] video=%s done: %d frames in %.1f s, coverage %s, %d bytes", video_id, len(body.frames),
              time.monotonic() - started, body.summary["coverage"], size)
     return body
