@@ -26,7 +26,7 @@ from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
 from .sessions.state import FrameStep
 from .timing import StageTimes, TimedLock
-from .tracking import TrackerConfig
+from .tracking import TrackerConfig, describe
 from .tracking.tracker import Association
 from .types import FrameResult, Hint, Person
 
@@ -241,7 +241,7 @@ class FramePipeline:
         thread, with the hints the tracks are expected to give once the frame is committed. That detection is
         kept only if the tracks then give exactly those hints (and the same wide-search flag), otherwise the frame
         is detected again, so the results do not depend on the guess."""
-        requests = iter(requests)
+        requests = self._read_ahead(iter(requests))
         current, lookahead = next(requests, None), None
         try:
             while current is not None:
@@ -252,6 +252,21 @@ class FramePipeline:
         finally:
             if lookahead is not None:  # the detector is not left busy with a frame nobody will ask for
                 wait([lookahead.people])
+
+    def _read_ahead(self, requests: Iterator[FrameRequest]) -> Iterator[FrameRequest]:
+        """``requests``, each one read (its frame decoded, for a batch) on the lookahead thread while the frame
+        before it is processed."""
+        reading = self._lookahead.submit(next, requests, None)
+        while (request := reading.result()) is not None:
+            reading = self._lookahead.submit(next, requests, None)
+            yield request
+
+    def _detect_ahead(self, image: np.ndarray, hints: list[Hint], wide: bool) -> list[Person]:
+        """The detector's people, each with its appearance descriptor made (the tracker's work, off its thread)."""
+        people = self.detector(image, hints, wide)
+        for person in people:
+            person.appearance = describe(image, person.keypoints_2d)
+        return people
 
     def _detect(self, image: np.ndarray, frame_number: int, hints: list[Hint], wide: bool,
                 lookahead: Optional[_Lookahead]) -> list[Person]:
@@ -269,7 +284,7 @@ class FramePipeline:
         hints = tracker.hints(upcoming.frame_number)
         wide = (session.frames_seen + 1) % self.video.wide_search_every == 0
         return _Lookahead(upcoming.frame_number, hints, wide,
-                          self._lookahead.submit(self.detector, upcoming.image, hints, wide))
+                          self._lookahead.submit(self._detect_ahead, upcoming.image, hints, wide))
 
     def _process(self, request: FrameRequest, lookahead: Optional[_Lookahead] = None,
                  upcoming: Optional[FrameRequest] = None) -> tuple[FrameResult, Optional[_Lookahead]]:

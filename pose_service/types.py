@@ -6,9 +6,12 @@ Units and axes follow :mod:`pose_service.conventions`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:  # the tracking layer uses these types, not the other way round
+    from .tracking.appearance import Appearance
 
 
 Box = tuple[float, float, float, float]
@@ -65,6 +68,10 @@ class Person:
     next_region: Optional[Region] = None
     """Where the detector would look for this person in the next frame (BlazePose: the ROI its auxiliary landmarks
     give), if it tracks. Not part of the HTTP response."""
+    appearance: Optional[Appearance] = None
+    """The tracker's appearance descriptor of this detection (:func:`pose_service.tracking.appearance.describe`),
+    when it was made before association (a batch makes it on its lookahead thread); the tracker makes it
+    otherwise. Not part of the HTTP response."""
 
 
 @dataclass

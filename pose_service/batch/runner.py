@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from ..conventions import DEFAULT_MESH_RESOLUTION
-from ..respond import frame_response, mesh_options
+from ..respond import MeshOptions, frame_response, mesh_options
 from ..pipeline import FramePipeline, FrameRequest
 from ..sessions import SessionState
 from ..sessions.bodies import Histories
@@ -134,52 +134,66 @@ def run_batch(
                 log.info("[BATCH] video=%s %d/%d frames, %.1f s", video_id, len(results), frames_total,
                          last_log - started)
             frame_started = time.perf_counter()
-        measurements = None
+        state = histories = None
         if pipeline.body is not None:
-            from ..measure.shape import video_measurements  # torch: only with a body model
-
             state = pipeline.sessions.get(session_id) or session
             histories = pipeline.sessions.histories(session_id) or Histories()
-            with pipeline.body_lock:
-                measurements = video_measurements(pipeline.body, state.bodies, histories, state.tracker.primary_id)
     finally:
         pipeline.sessions.delete(session_id)
     if progress is not None:  # a container's frame count is only an estimate; the frames read are the total
         progress(len(results), len(results))
 
-    mesh = mesh_options(pipeline.mesh_levels, options.include_mesh, options.mesh_resolution, options.include_faces,
-                        options.mesh_encoding)
-    if mesh is not None:  # only the vertices sent are smoothed (Anny's full mesh is 2.3 times the default level's)
-        for person in (p for result in results for p in result.people if p.vertices is not None):
-            person.vertices = mesh.select(person.vertices)
-        mesh = dataclasses.replace(mesh, selected=True)
-    postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
-    body = BatchResult([], summary(results) | {"measurements": measurements})
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-finish") as finishing:
+        # The bodies are measured (the body model, then slicing meshes) while the frames are packed.
+        measuring = None if state is None else finishing.submit(_measurements, pipeline, state, histories)
+        mesh = mesh_options(pipeline.mesh_levels, options.include_mesh, options.mesh_resolution,
+                            options.include_faces, options.mesh_encoding)
+        if mesh is not None:  # only the vertices sent are smoothed (Anny's full mesh is 2.3 times the default level's)
+            for person in (p for result in results for p in result.people if p.vertices is not None):
+                person.vertices = mesh.select(person.vertices)
+            mesh = dataclasses.replace(mesh, selected=True)
+        postprocess(results, tracker_config.confidence_tau, SMOOTH_SIGMA_FRAMES if options.smooth else None)
+        counts = summary(results)
+        frames_json = _packed(results, times_ms, pipeline.backend, mesh, finishing, max_result_bytes)
+        body = BatchResult(frames_json, counts | {"measurements": None if measuring is None else measuring.result()})
+    log.info("[BATCH] video=%s done: %d frames in %.1f s, coverage %s, %d bytes", video_id, len(body.frames),
+             time.monotonic() - started, body.summary["coverage"], body.nbytes)
+    return body
+
+
+def _measurements(pipeline: FramePipeline, state: SessionState, histories: Histories) -> list[dict[str, Any]]:
+    from ..measure.shape import video_measurements  # torch: only with a body model
+
+    with pipeline.body_lock:
+        return video_measurements(pipeline.body, state.bodies, histories, state.tracker.primary_id)
+
+
+def _packed(results: list[FrameResult], times_ms: list[float], backend: str, mesh: Optional[MeshOptions],
+            packer: ThreadPoolExecutor, max_result_bytes: Optional[int]) -> list[bytes]:
+    """Each frame's response, compressed JSON, made in frame order; each frame's arrays are freed once its JSON is
+    made (``results`` is emptied). zlib lets go of the GIL: a frame is compressed on ``packer``'s thread while the
+    next one's JSON is made. Raises :class:`ResultTooLarge` as soon as the frames pass ``max_result_bytes``."""
+    frames: list[bytes] = []
     size = 0
 
     def keep(frame: bytes) -> None:
         nonlocal size
         size += len(frame)
         if max_result_bytes is not None and size > max_result_bytes:
-            done = len(body.frames) + 1
+            done = len(frames) + 1
             raise ResultTooLarge(
                 f"the result would pass POSE_JOB_MAX_RESULT_BYTES ({max_result_bytes} bytes) at frame {done} of "
                 f"{len(times_ms)}, {size // done} bytes a frame (compressed): send include_faces=false (the faces are "
                 "the same in every frame), include_mesh=false, or fewer frames")
-        body.frames.append(frame)
+        frames.append(frame)
 
-    results.reverse()  # popped in frame order: each frame's arrays are freed once its JSON is made
-    # zlib lets go of the GIL: a frame is compressed on a second thread while the next one's JSON is made.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-pack") as packer:
-        packing: Optional[Future] = None
-        for ms in times_ms:
-            response = orjson.dumps(frame_response(results.pop(), pipeline.backend, ms, mesh),
-                                    option=orjson.OPT_SERIALIZE_NUMPY)
-            if packing is not None:
-                keep(packing.result())
-            packing = packer.submit(zlib.compress, response, FRAME_COMPRESSION)
+    results.reverse()  # popped in frame order
+    packing: Optional[Future] = None
+    for ms in times_ms:
+        response = orjson.dumps(frame_response(results.pop(), backend, ms, mesh), option=orjson.OPT_SERIALIZE_NUMPY)
         if packing is not None:
             keep(packing.result())
-    log.info("[BATCH] video=%s done: %d frames in %.1f s, coverage %s, %d bytes", video_id, len(body.frames),
-             time.monotonic() - started, body.summary["coverage"], size)
-    return body
+        packing = packer.submit(zlib.compress, response, FRAME_COMPRESSION)
+    if packing is not None:
+        keep(packing.result())
+    return frames

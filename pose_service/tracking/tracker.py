@@ -92,9 +92,9 @@ class Tracker:
     ) -> Association:
         """Match one frame's detections to the tracks (changes nothing but the shot count on a cut).
 
-        ``image_rgb`` (H, W, 3) uint8 enables the appearance cue and cut detection; ``image_size`` (width, height)
-        is required without it. ``focal_length_px`` defaults to
-        :func:`~pose_service.conventions.default_focal_length`.
+        ``image_rgb`` (H, W, 3) uint8 enables the appearance cue (a detection's own ``appearance``, if made
+        already, is used) and cut detection; ``image_size`` (width, height) is required without it.
+        ``focal_length_px`` defaults to :func:`~pose_service.conventions.default_focal_length`.
         """
         if image_size is None:
             if image_rgb is None:
@@ -105,7 +105,8 @@ class Tracker:
         if image_rgb is not None:
             self._notice_cut(image_rgb)
         cues = [
-            detection_cues(d, focal, image_size, None if image_rgb is None else describe(image_rgb, d.keypoints_2d))
+            detection_cues(d, focal, image_size, d.appearance if d.appearance is not None or image_rgb is None
+                           else describe(image_rgb, d.keypoints_2d))
             for d in detections
         ]
         predicted = [track.cues(frame_index, config, self.shot) for track in self.tracks]
