@@ -7,19 +7,21 @@
 Each frame is a JPEG (quality 90) posted in order to ``/pose/hybrid`` of a gunicorn server this script starts (the
 frames are base64-encoded before timing). Prints, per request mode, the median and p90 round trip (request sent to
 response parsed, by orjson: the Node backend's JSON.parse takes about as long, 4.9 ms against orjson's 4.1 ms for a
-494 kB contract response, where Python's json module takes 11.5 ms), the payload, and the ratio of the median to
-MediaPipe's Pose solution (``mp.solutions.pose``, model_complexity 1, video mode: decode the same JPEG + process)
-timed in this run; then the first frame of a new video; a whole clip through ``/pose/batch`` (a job, polled) against
-MediaPipe's time for the same frames; two videos posted at once to 1 and 2 workers (sessions in Redis); and, with
-``--stages``, where a default frame's time goes, in-process (decode, detector, landmarks, fit, mesh, track, encode)
-with the HTTP overhead from the server runs. Without --video the clip is the astronaut photo panning across the
-canvas. Ratios are comparable across runs on one machine; absolute times drift with the machine's load.
+494 kB contract response, where Python's json module takes 11.5 ms; and the client's own heap is frozen for Python's
+garbage collector, see ``main``), the payload, and the ratio of the median to MediaPipe's Pose solution
+(``mp.solutions.pose``, model_complexity 1, video mode: decode the same JPEG + process) timed in this run; then the
+first frame of a new video; a whole clip through ``/pose/batch`` (a job, polled) against MediaPipe's time for the
+same frames; two videos posted at once to 1 and 2 workers (sessions in Redis); and, with ``--stages``, where a
+default frame's time goes, in-process (decode, detector, landmarks, fit, mesh, track, encode) with the HTTP overhead
+from the server runs. Without --video the clip is the astronaut photo panning across the canvas. Ratios are
+comparable across runs on one machine; absolute times drift with the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import os
 import signal
@@ -294,6 +296,10 @@ def main() -> int:
     modes = args.modes.split(",") if args.modes else []
     mediapipe = mediapipe_times(jpegs[: args.frames])
     mp_median = float(np.median(mediapipe))
+    # This client's own heap (the frames, MediaPipe) out of Python's cyclic collector: each contract response parses
+    # into ~40,000 objects, and the collections they trigger rescanned that heap, a 30-50 ms pause every few frames
+    # that a Node client does not have (its JSON.parse of a contract response: 4.9 ms median, 6.4 ms p90).
+    gc.freeze()
     print(f"{args.frames} frames {size[0]}x{size[1]} of {args.video or 'the built-in panning clip'}; "
           f"{os.cpu_count()} CPU cores")
     print(f"{'what':<52} {'median':>8} {'p90':>8} {'x MP':>5} {'payload':>9}   (ms, round trip)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -87,8 +88,11 @@ def prepare_json(config: ServiceConfig, batch_id: str) -> PreparedBatch:
     for i in range(1, len(numbers)):
         if numbers[i] <= numbers[i - 1]:
             raise ApiError(400, "invalid_field", f"frames[{i}].frame_number: must be greater than the previous frame's")
-    for i, frame in enumerate(req.frames):
-        _decode(frame, i, config.image_limits())
+    limits = config.image_limits()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-check") as checking:  # OpenCV lets go of the GIL
+        # In frame order, so that the first bad frame is the one reported; each decoded image is dropped at once.
+        for _ in checking.map(lambda item: _decode(item[1], item[0], limits) is None, enumerate(req.frames)):
+            pass
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:
         # Decoded again when the batch runs: holding every decoded frame of a long batch would cost far more
