@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Union
 from pathlib import Path
@@ -89,9 +89,13 @@ def prepare_json(config: ServiceConfig, batch_id: str) -> PreparedBatch:
         if numbers[i] <= numbers[i - 1]:
             raise ApiError(400, "invalid_field", f"frames[{i}].frame_number: must be greater than the previous frame's")
     limits = config.image_limits()
+
+    def check(index: int, frame: BatchFrame) -> None:
+        _decode(frame, index, limits)  # the image itself is dropped at once
+
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-check") as checking:  # OpenCV lets go of the GIL
-        # In frame order, so that the first bad frame is the one reported; each decoded image is dropped at once.
-        for _ in checking.map(lambda item: _decode(item[1], item[0], limits) is None, enumerate(req.frames)):
+        # Results in frame order, so that the first bad frame is the one reported.
+        for _ in checking.map(check, range(len(req.frames)), req.frames):
             pass
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:
