@@ -59,12 +59,10 @@ THIGH_BAND = (0.01, 0.05)
 _CM = 100.0
 
 
-def _girths(
-    sections: MeshSections, axis: np.ndarray, top: float, bottom: float, count: int = LEVELS
-) -> list[float]:
-    """Girths (metres) of the loops containing ``axis`` (N, 3, bottom to top) at ``count`` levels from ``top``
-    to ``bottom``; levels where no loop contains the axis are skipped."""
-    girths = (sections.girth(level, point_at_level(axis, level)) for level in np.linspace(top, bottom, count))
+def _girths(sections: MeshSections, axis: np.ndarray, levels: np.ndarray) -> list[float]:
+    """Girths (metres) of the loops containing ``axis`` (N, 3, bottom to top) at ``levels``; levels where no loop
+    contains the axis are skipped."""
+    girths = (sections.girth(level, point_at_level(axis, level)) for level in levels)
     return [g for g in girths if g is not None]
 
 
@@ -85,10 +83,14 @@ def measure_mesh(vertices: np.ndarray, faces: np.ndarray, landmarks: Landmarks) 
     torso = landmarks.torso_axis
     floor = vertices[:, 1].max()
     crotch = landmarks.crotch[1]
-    thighs = [
-        _extreme(_girths(sections, axis, crotch + THIGH_BAND[0], crotch + THIGH_BAND[1], THIGH_LEVELS), max)
-        for axis in landmarks.thigh_axis
-    ]
+    bands = {
+        "chest": np.linspace(landmarks.armpit + CHEST_CLEARANCE, landmarks.lowest_rib, LEVELS),
+        "waist": np.linspace(landmarks.lowest_rib, landmarks.hip_bone_top, LEVELS),
+        "hip": np.linspace(landmarks.hip_bone_top, crotch - HIP_CLEARANCE, LEVELS),
+        "thigh": np.linspace(crotch + THIGH_BAND[0], crotch + THIGH_BAND[1], THIGH_LEVELS),
+    }
+    sections.section_at(landmarks.neck_base, *np.concatenate(list(bands.values())))
+    thighs = [_extreme(_girths(sections, axis, bands["thigh"]), max) for axis in landmarks.thigh_axis]
     neck = sections.girth(landmarks.neck_base, point_at_level(landmarks.neck_axis, landmarks.neck_base))
     arm = (
         np.linalg.norm(landmarks.shoulder - landmarks.acromion, axis=1)
@@ -97,9 +99,9 @@ def measure_mesh(vertices: np.ndarray, faces: np.ndarray, landmarks: Landmarks) 
     )
     metres = {
         "height": floor - vertices[:, 1].min(),
-        "chest": _extreme(_girths(sections, torso, landmarks.armpit + CHEST_CLEARANCE, landmarks.lowest_rib), max),
-        "waist": _extreme(_girths(sections, torso, landmarks.lowest_rib, landmarks.hip_bone_top), min),
-        "hip": _extreme(_girths(sections, torso, landmarks.hip_bone_top, crotch - HIP_CLEARANCE), max),
+        "chest": _extreme(_girths(sections, torso, bands["chest"]), max),
+        "waist": _extreme(_girths(sections, torso, bands["waist"]), min),
+        "hip": _extreme(_girths(sections, torso, bands["hip"]), max),
         "thigh": float(np.mean(thighs)),
         "neck": math.nan if neck is None else neck,
         "inseam": floor - crotch,

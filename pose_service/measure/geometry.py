@@ -15,17 +15,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, cKDTree
 
-# End points of two section segments closer than this are the same point of the loop (metres). They come from the
-# same mesh edge computed twice (once per adjacent face, or at a seam's duplicated vertices), so they differ by
-# rounding only; mesh vertices themselves are millimetres apart.
+# Vertices closer than this are one point of the surface (metres): a seam's duplicated vertices. Distinct vertices
+# of a body mesh are millimetres apart.
 _MERGE_TOLERANCE = 1e-8
-
-_UP = np.array([0.0, 1.0, 0.0])
 
 
 def plane_point(point: np.ndarray) -> np.ndarray:
@@ -91,6 +87,15 @@ class Loop:
         return float(self._hull.volume)
 
 
+def _coincident_labels(vertices: np.ndarray) -> np.ndarray:
+    """(V,) one label per point: vertices closer than ``_MERGE_TOLERANCE`` (a seam's duplicates) share it."""
+    pairs = cKDTree(vertices).query_pairs(_MERGE_TOLERANCE, output_type="ndarray")
+    if not len(pairs):
+        return np.arange(len(vertices))
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(vertices),) * 2)
+    return connected_components(graph, directed=False)[1]
+
+
 class MeshSections:
     """Horizontal sections of one triangle mesh.
 
@@ -102,44 +107,70 @@ class MeshSections:
     def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self.faces = np.asarray(faces, dtype=np.int64)
-        self._mesh = trimesh.Trimesh(self.vertices, self.faces, process=False, validate=False)
         face_y = self.vertices[self.faces, 1]
         # Per-face height span: a section only visits the faces that can cross its plane.
         self._face_y_min, self._face_y_max = face_y.min(1), face_y.max(1)
+        self._same_point = _coincident_labels(self.vertices)
         self._loops: dict[float, list[Loop]] = {}
 
     def loops(self, level: float) -> list[Loop]:
         """Closed loops of the section ``y = level`` (metres); empty if the plane misses the mesh. Kept per level, as
         measurements share levels (both thighs, the ends of adjacent bands)."""
-        level = float(level)
-        if level not in self._loops:
-            self._loops[level] = self._section(level)
-        return self._loops[level]
+        self.section_at(level)
+        return self._loops[float(level)]
 
-    def _section(self, level: float) -> list[Loop]:
-        crossing = np.flatnonzero((self._face_y_min <= level) & (self._face_y_max >= level))
-        if crossing.size == 0:
-            return []
-        lines = trimesh.intersections.mesh_plane(
-            self._mesh, _UP, np.array([0.0, level, 0.0]), local_faces=crossing
-        )
-        if len(lines) == 0:
-            return []
-        segments = plane_point(lines)  # (M, 2, 2)
-        ends = segments.reshape(-1, 2)
-        # Graph over end points: each segment joins its two ends; coincident ends are joined too.
-        count = len(ends)
-        pairs = cKDTree(ends).query_pairs(_MERGE_TOLERANCE, output_type="ndarray")
-        own = np.arange(count).reshape(-1, 2)
-        edges = np.concatenate([own, pairs]) if len(pairs) else own
-        graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
-        _, labels = connected_components(graph, directed=False)
-        segment_labels = labels[0::2]
+    def section_at(self, *levels: float) -> None:
+        """Make the sections of ``levels`` at once (one pass, much faster per level than one at a time)."""
+        todo = sorted({float(level) for level in levels} - self._loops.keys())
+        if todo:
+            self._loops.update(zip(todo, self._sections(np.array(todo))))
+
+    def _sections(self, levels: np.ndarray) -> list[list[Loop]]:
+        """The loops of each plane ``y = level`` of ``levels`` (L,). A face crosses a plane when its corners are not
+        all on one side of it (a corner on the plane counts as below, so a section through a vertex still closes);
+        it gives one segment, between the points where its two crossing edges meet the plane. A crossing edge is
+        the same point of the loop in both faces that share it, so the loops are the connected components of the
+        segments joined at their edges (coincident vertices, as at a seam, being one vertex)."""
+        plane, crossing = np.nonzero((self._face_y_min <= levels[:, None]) & (self._face_y_max >= levels[:, None]))
+        faces, level = self.faces[crossing], levels[plane]
+        above = self.vertices[faces, 1] > level[:, None]  # (K, 3)
+        count_above = above.sum(1)
+        cuts = (count_above == 1) | (count_above == 2)
+        faces, level, plane, above, count_above = (a[cuts] for a in (faces, level, plane, above, count_above))
+        loops: list[list[Loop]] = [[] for _ in levels]
+        if not len(faces):
+            return loops
+        # The corner alone on its side of the plane, and the other two.
+        alone = np.argmax(above == (count_above == 1)[:, None], axis=1)
+        rows = np.arange(len(faces))
+        apex, first, second = (faces[rows, (alone + k) % 3] for k in range(3))
+        ends = np.stack([self._crossing(apex, first, level), self._crossing(apex, second, level)], axis=1)
+        # Each end named by its plane and edge (its two vertices' labels), then numbered.
+        count = len(self.vertices)
+        keys = []
+        for other in (first, second):
+            low, high = np.sort(np.stack([self._same_point[apex], self._same_point[other]]), axis=0)
+            keys.append((plane * count + low) * count + high)
+        _, node = np.unique(np.stack(keys, 1), return_inverse=True)
+        node = node.reshape(-1, 2)
+        nodes = int(node.max()) + 1
+        graph = coo_matrix((np.ones(len(node)), (node[:, 0], node[:, 1])), shape=(nodes, nodes))
+        segment_labels = connected_components(graph, directed=False)[1][node[:, 0]]
         # Fewer than 3 segments enclose nothing (only a degenerate mesh makes such pieces, but then by thousands).
         enclosing = np.flatnonzero(np.bincount(segment_labels)[segment_labels] >= 3)
         order = enclosing[np.argsort(segment_labels[enclosing], kind="stable")]
         starts = np.flatnonzero(np.diff(segment_labels[order])) + 1
-        return [Loop(segments[group]) for group in np.split(order, starts) if group.size]
+        for group in np.split(order, starts):
+            if group.size:
+                loops[plane[group[0]]].append(Loop(ends[group]))
+        return loops
+
+    def _crossing(self, start: np.ndarray, end: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """(K, 2) ``(x, z)`` where the edges ``start -> end`` (K,) vertex indices, one end on each side of their
+        plane ``y = level`` (K,), meet it."""
+        a, b = self.vertices[start], self.vertices[end]
+        t = (level - a[:, 1]) / (b[:, 1] - a[:, 1])
+        return plane_point(a + t[:, None] * (b - a))
 
     def loop_containing(self, level: float, point: np.ndarray) -> Loop | None:
         """The loop of the section ``y = level`` that contains ``point`` ((3,) camera axes, or its (2,) ``(x, z)``).

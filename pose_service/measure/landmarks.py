@@ -236,6 +236,7 @@ def _neck_base(sections: MeshSections, skeleton: Skeleton) -> float:
     neck, head = skeleton.spine[-1], skeleton.head
     axis = np.stack([neck, head])
     levels = np.linspace(neck[1], head[1], NECK_LEVELS)
+    sections.section_at(*levels)
     loops = [sections.loop_containing(level, point_at_level(axis, level)) for level in levels]
     widths = np.array([np.nan if loop is None else np.ptp(loop.points[:, 0]) for loop in loops])
     if np.isnan(widths).all():

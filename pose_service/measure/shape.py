@@ -144,7 +144,7 @@ def _measured_rounded(model: BodyModel, shape: tuple[float, ...]) -> dict[str, f
 
 
 def _measured(model: BodyModel, shape: np.ndarray) -> dict[str, float]:
-    """``measure_body`` (~1 s) of ``shape`` rounded to 1e-3: a settled track asks for the same shapes again."""
+    """``measure_body`` (~0.1 s) of ``shape`` rounded to 1e-3: a settled track asks for the same shapes again."""
     return _measured_rounded(model, tuple(np.round(np.asarray(shape, np.float64), 3).tolist()))
 
 
