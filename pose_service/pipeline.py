@@ -12,11 +12,13 @@ before the tracks absorb the detections (with the new fit states).
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
 
@@ -24,9 +26,8 @@ import numpy as np
 
 from .conventions import default_focal_length
 from .sessions import SessionState, SessionStore
-from .sessions.state import FrameStep
 from .timing import StageTimes, TimedLock
-from .tracking import TrackerConfig, describe
+from .tracking import Tracker, TrackerConfig, describe
 from .tracking.tracker import Association
 from .types import FrameResult, Hint, Person
 
@@ -98,17 +99,8 @@ class VideoOptions:
     """Most people detected per frame, the most confident kept (None: all)."""
     frame_budget_s: Optional[float] = None
     """Seconds from a frame's start after which no further person is fitted this frame (None: no budget)."""
-
-
-@dataclass
-class _Lookahead:
-    """A frame's detection started early, on the lookahead thread, with the hints its video's tracks were expected
-    to give it and its wide-search flag."""
-
-    frame_number: int
-    hints: list[Hint]
-    wide: bool
-    people: Future
+    lookahead_frames: int = 3
+    """A sequence (:meth:`FramePipeline.process_sequence`) is detected up to this many frames ahead of its fits."""
 
 
 class GpuOutOfMemory(RuntimeError):
@@ -126,6 +118,72 @@ def most_confident(people: list[Person], limit: Optional[int]) -> list[Person]:
 def simulated_miss(video_id: str, frame_number: int, index: int, rate: float) -> bool:
     """Whether to drop detection ``index`` of this frame: a pseudo-random draw that repeats for the same inputs."""
     return rate > 0 and random.Random(f"{video_id}:{frame_number}:{index}").random() < rate
+
+
+class _Lookahead:
+    """A sequence's upcoming frames detected ahead of the fits, on the pipeline's lookahead thread.
+
+    A copy of the video's tracks, advanced on the detections alone (no fits, nothing reported), guesses the hints
+    each upcoming frame will get; the frame is detected with them and its people advance the copy in turn. The
+    caller takes a frame's people only when its real hints and wide-search flag are those guessed
+    (:meth:`take`), so the results never depend on the guess; a wrong guess ends the lookahead.
+    """
+
+    def __init__(self, pipeline: FramePipeline, tracker: Tracker, frames_seen: int) -> None:
+        """``tracker``: the tracks as they will be once the current frame is committed (a copy, now this
+        lookahead's own); ``frames_seen``: the video's frames seen by then."""
+        self._pipeline = pipeline
+        self._tracker = tracker
+        self._frames_seen = frames_seen
+        self._last: Optional[tuple[FrameRequest, list[Person]]] = None
+        """The frame detected last, not yet associated with the copy (touched on the lookahead thread only)."""
+        self._guesses: deque[tuple[FrameRequest, Future]] = deque()
+
+    def extend(self, upcoming: Iterable[FrameRequest]) -> None:
+        """Start detecting those of ``upcoming`` (the next frames, in order) not already started."""
+        started = {id(request) for request, _ in self._guesses}
+        for request in upcoming:
+            if id(request) not in started:
+                self._guesses.append((request, self._pipeline._lookahead.submit(self._search, request)))
+
+    def take(self, request: FrameRequest, hints: list[Hint], wide: bool) -> Optional[list[Person]]:
+        """The people of ``request`` if it was detected ahead with these very hints and flag, else None (and the
+        lookahead must be stopped)."""
+        if not self._guesses or self._guesses[0][0] is not request:
+            return None
+        searched = self._guesses.popleft()[1]
+        if searched.exception() is not None:
+            return None
+        guessed_hints, guessed_wide, people = searched.result()
+        return people if (guessed_hints, guessed_wide) == (hints, wide) else None
+
+    def stop(self) -> None:
+        """Drop the frames not yet detected and wait for the one being detected: the detector is not left busy
+        with frames nobody will ask for."""
+        for _, searched in self._guesses:
+            searched.cancel()
+        for _, searched in self._guesses:
+            if not searched.cancelled():
+                searched.exception()
+        self._guesses.clear()
+
+    def _search(self, request: FrameRequest) -> tuple[list[Hint], bool, list[Person]]:
+        """On the lookahead thread: advance the copy with the frame detected before, then detect ``request``
+        with the hints the copy gives it."""
+        if self._last is not None:
+            previous, people = self._last
+            width, height = previous.image.shape[1], previous.image.shape[0]
+            kept = self._pipeline._kept(people, previous, bool(self._tracker.tracks))
+            self._tracker.commit(self._tracker.associate(previous.frame_number, copy.deepcopy(kept), previous.image,
+                                                         self._pipeline._focal(previous), (width, height)))
+            self._frames_seen += 1
+        hints = self._tracker.hints(request.frame_number)
+        wide = self._pipeline._wide(self._frames_seen)
+        people = self._pipeline.detector(request.image, hints, wide)
+        for person in people:  # the tracker's work, done here off the fitting thread
+            person.appearance = describe(request.image, person.keypoints_2d)
+        self._last = (request, people)
+        return hints, wide, people
 
 
 class FramePipeline:
@@ -237,66 +295,68 @@ class FramePipeline:
 
     def process_sequence(self, requests: Iterable[FrameRequest]) -> Iterator[FrameResult]:
         """The frames of one video in order (a batch), as :meth:`process` would give them one by one, but faster
-        with a fitter: while a frame's bodies are fitted (on one core), the next frame is detected on a second
-        thread, with the hints the tracks are expected to give once the frame is committed. That detection is
-        kept only if the tracks then give exactly those hints (and the same wide-search flag), otherwise the frame
-        is detected again, so the results do not depend on the guess."""
-        requests = self._read_ahead(iter(requests))
-        current, lookahead = next(requests, None), None
-        try:
-            while current is not None:
-                upcoming = next(requests, None)
-                result, lookahead = self._process(current, lookahead, upcoming)
-                yield result
-                current = upcoming
-        finally:
-            if lookahead is not None:  # the detector is not left busy with a frame nobody will ask for
-                wait([lookahead.people])
+        with a fitter: the frames are read on a thread of their own, and while a frame's bodies are fitted (on one
+        core), the next ``VideoOptions.lookahead_frames`` are detected on a second thread (:class:`_Lookahead`).
+        The detector's time per frame varies more than the fit's (a wide search costs several tracked frames), so
+        running more than one frame ahead keeps both threads busy."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-read") as reader:
+            requests = self._read_ahead(iter(requests), reader)
+            upcoming = deque(itertools.islice(requests, self.video.lookahead_frames + 1))
+            lookahead = None
+            try:
+                while upcoming:
+                    current = upcoming.popleft()
+                    upcoming.extend(itertools.islice(requests, 1))
+                    result, lookahead = self._process(current, lookahead, upcoming)
+                    yield result
+            finally:
+                if lookahead is not None:
+                    lookahead.stop()
 
-    def _read_ahead(self, requests: Iterator[FrameRequest]) -> Iterator[FrameRequest]:
-        """``requests``, each one read (its frame decoded, for a batch) on the lookahead thread while the frame
-        before it is processed."""
-        reading = self._lookahead.submit(next, requests, None)
+    @staticmethod
+    def _read_ahead(requests: Iterator[FrameRequest], reader: ThreadPoolExecutor) -> Iterator[FrameRequest]:
+        """``requests``, each one read (its frame decoded, for a batch) on ``reader`` while the ones before it are
+        processed."""
+        reading = reader.submit(next, requests, None)
         while (request := reading.result()) is not None:
-            reading = self._lookahead.submit(next, requests, None)
+            reading = reader.submit(next, requests, None)
             yield request
 
-    def _detect_ahead(self, image: np.ndarray, hints: list[Hint], wide: bool) -> list[Person]:
-        """The detector's people, each with its appearance descriptor made (the tracker's work, off its thread)."""
-        people = self.detector(image, hints, wide)
-        for person in people:
-            person.appearance = describe(image, person.keypoints_2d)
-        return people
+    @staticmethod
+    def _stopped(lookahead: Optional[_Lookahead]) -> None:
+        if lookahead is not None:
+            lookahead.stop()
 
-    def _detect(self, image: np.ndarray, frame_number: int, hints: list[Hint], wide: bool,
-                lookahead: Optional[_Lookahead]) -> list[Person]:
-        """The detector's people in this frame: the lookahead's, when it searched with these very hints."""
-        if lookahead is not None and lookahead.people.exception() is None \
-                and (lookahead.frame_number, lookahead.hints, lookahead.wide) == (frame_number, hints, wide):
-            return lookahead.people.result()
-        return self.detector(image, hints, wide)
+    def _focal(self, request: FrameRequest) -> float:
+        height, width = request.image.shape[:2]
+        return request.focal_length_px or self.default_focal(width, height)
 
-    def _look_ahead(self, session: SessionState, step: FrameStep, upcoming: FrameRequest) -> _Lookahead:
-        """Start detecting ``upcoming`` with the hints the tracks will give it once this frame is committed,
-        guessed by committing a copy of the tracks without this frame's fits."""
-        tracker, association = copy.deepcopy((step.tracker, step.association))
-        tracker.commit(association)
-        hints = tracker.hints(upcoming.frame_number)
-        wide = (session.frames_seen + 1) % self.video.wide_search_every == 0
-        return _Lookahead(upcoming.frame_number, hints, wide,
-                          self._lookahead.submit(self._detect_ahead, upcoming.image, hints, wide))
+    def _wide(self, frames_seen: int) -> bool:
+        """Whether a video's frame, after ``frames_seen`` frames of it, is searched wide (whole frame and tiles)."""
+        return frames_seen % self.video.wide_search_every == 0
+
+    def _kept(self, people: list[Person], request: FrameRequest, tracked: bool) -> list[Person]:
+        """The detected people the frame goes on with: the most confident, less the simulated misses (applied
+        only once the video has a track: a miss before anyone is tracked tests nothing, there is nothing to
+        fill)."""
+        people = most_confident(people, self.video.max_people)
+        if not tracked:
+            return people
+        video_id = request.video_id or DEFAULT_SESSION
+        return [person for i, person in enumerate(people)
+                if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)]
 
     def _process(self, request: FrameRequest, lookahead: Optional[_Lookahead] = None,
-                 upcoming: Optional[FrameRequest] = None) -> tuple[FrameResult, Optional[_Lookahead]]:
-        """:meth:`process`, using ``lookahead`` (this frame's detection, if started early) and starting the
-        ``upcoming`` frame's (returned) while this frame is fitted."""
+                 upcoming: Sequence[FrameRequest] = ()) -> tuple[FrameResult, Optional[_Lookahead]]:
+        """:meth:`process`, taking this frame's people from ``lookahead`` when it detected them with the right
+        hints, and detecting the ``upcoming`` frames ahead while this one is fitted. Returns the lookahead to go
+        on with (None once a guess was wrong, or without a fitter)."""
         image = request.image
         height, width = image.shape[:2]
-        focal = request.focal_length_px or self.default_focal(width, height)
+        focal = self._focal(request)
         video_id = request.video_id or DEFAULT_SESSION
         session_id = request.session_id or video_id
         times = StageTimes()
-        following = None
         with self.sessions.session(
             session_id,
             lambda: self.new_session(video_id),
@@ -307,16 +367,13 @@ class FramePipeline:
             deadline = None if budget is None else time.monotonic() + budget
             session.bodies.give_height(request.height_cm)
             hints = session.tracker.hints(request.frame_number)
-            wide = session.frames_seen % self.video.wide_search_every == 0
+            wide = self._wide(session.frames_seen)
             with times("detect"):
-                people = most_confident(self._detect(image, request.frame_number, hints, wide, lookahead),
-                                        self.video.max_people)
-            if session.tracker.tracks:  # a miss before anyone is tracked tests nothing: there is nothing to fill
-                people = [
-                    person
-                    for i, person in enumerate(people)
-                    if not simulated_miss(video_id, request.frame_number, i, request.simulate_misses)
-                ]
+                people = None if lookahead is None else lookahead.take(request, hints, wide)
+                if people is None:
+                    lookahead = self._stopped(lookahead)
+                    people = self.detector(image, hints, wide)
+                people = self._kept(people, request, bool(session.tracker.tracks))
             if self.regressor is not None:
                 with times("body"):
                     people = self.regressor(image, people, focal)
@@ -328,8 +385,14 @@ class FramePipeline:
                 with times("track"):
                     people = session.finish(step)
             else:
-                if upcoming is not None and step.arrival == "next":
-                    following = self._look_ahead(session, step, upcoming)
+                if not upcoming or step.arrival != "next":
+                    lookahead = self._stopped(lookahead)
+                elif lookahead is None:
+                    tracker, association = copy.deepcopy((step.tracker, step.association))
+                    tracker.commit(association)
+                    lookahead = _Lookahead(self, tracker, session.frames_seen + 1)
+                if lookahead is not None:
+                    lookahead.extend(upcoming)
                 with times("body"):
                     fitted = self._fit(image, step.association, focal, deadline, request.include_mesh)
                 with times("track"):
@@ -345,4 +408,4 @@ class FramePipeline:
             focal_length_px=float(focal),
             people=people,
             timings=times,
-        ), following
+        ), lookahead

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from pose_service.pipeline import FrameRequest
+from pose_service.pipeline import FrameRequest, _Lookahead
 from pose_service.synth.clip import ClipSpec, PersonSpec, concatenate_clips
 from pose_service.tracking.track import inside_fraction
 from pose_service.types import FrameResult, Hint
@@ -157,34 +157,37 @@ def _same_results(a: list[FrameResult], b: list[FrameResult]) -> None:
 
 
 @pytest.mark.slow
-def test_a_sequence_detected_one_frame_ahead_gives_the_frame_by_frame_results(pipeline, render_preset, monkeypatch):
-    """``process_sequence`` detects each frame while the one before is fitted, with the hints it expects the tracks
-    to give: kept when they do (here, every frame after the first: people crossing, one hidden behind the other),
-    detected again when they do not (a lookahead given wrong hints), and the results are those of ``process``."""
+def test_a_sequence_detected_ahead_gives_the_frame_by_frame_results(pipeline, render_preset, monkeypatch):
+    """``process_sequence`` detects the next frames while one is fitted, with the hints it expects the tracks to
+    give: kept when they do (here, every frame after the first: people crossing, one hidden behind the other),
+    detected again when they do not (a lookahead whose guesses are all wrong), and the results are those of
+    ``process``."""
     clip = render_preset("two_people_crossing")
     frames = clip.frames[:30]
     expected = run(pipeline, frames, "one-by-one")
 
-    detections = []
+    detected_on = []
     detector = pipeline.detector
-    monkeypatch.setattr(pipeline, "detector", lambda *args: detections.append(args[2]) or detector(*args))
+    monkeypatch.setattr(pipeline, "detector",
+                        lambda *args: detected_on.append(threading.current_thread().name) or detector(*args))
 
     def sequence(video_id: str) -> list[FrameResult]:
-        detections.clear()
+        detected_on.clear()
         requests = (FrameRequest(image=f, frame_number=i, video_id=video_id) for i, f in enumerate(frames))
         results = list(pipeline.process_sequence(requests))
         pipeline.sessions.delete(video_id)
         return results
 
     _same_results(sequence("ahead"), expected)
-    assert len(detections) == len(frames)  # one detection a frame: every guess was right
+    # One detection a frame, all but the first ahead: every guess was right.
+    assert [name.startswith("pose-lookahead") for name in detected_on] == [False] + [True] * (len(frames) - 1)
 
-    look_ahead = type(pipeline)._look_ahead
+    search = _Lookahead._search
 
-    def wrong_hints(self, *args):  # the detection goes ahead with the right hints, but is said to have had others
-        lookahead = look_ahead(self, *args)
-        return dataclasses.replace(lookahead, hints=[Hint((0.0, 0.0, 10.0, 10.0)), *lookahead.hints])
+    def wrong_hints(self, request):  # the detection goes ahead with the right hints, but is said to have had others
+        hints, wide, people = search(self, request)
+        return [Hint((0.0, 0.0, 10.0, 10.0)), *hints], wide, people
 
-    monkeypatch.setattr(type(pipeline), "_look_ahead", wrong_hints)
+    monkeypatch.setattr(_Lookahead, "_search", wrong_hints)
     _same_results(sequence("ahead-wrong"), expected)
-    assert len(detections) == 2 * len(frames) - 1  # every frame after the first detected twice
+    assert sum(not name.startswith("pose-lookahead") for name in detected_on) == len(frames)  # all detected again
