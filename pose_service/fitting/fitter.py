@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import roma
@@ -167,7 +167,7 @@ class Fitter:
             params = self._cold_init(model, targets, keypoints_2d, weights, keypoints_3d)
             stages, frames_since_shape, catching_up = self.config.cold_stages, 0, False
         else:
-            params = self._warm_init(model, targets, previous)
+            params, previous_keypoints = self._warm_init(model, targets, previous)
             # The temporal term pulls towards the previous frame's fit (its translation too, not the re-solved one).
             targets.previous = {k: v.clone() for k, v in params.items()}
             targets.previous["translation"] = torch.tensor(previous.translation, dtype=model.dtype,
@@ -176,14 +176,15 @@ class Fitter:
             every = self.config.shape_every_n_frames
             estimate_shape = not previous.shape_fixed and 0 < every <= frames_since_shape
             catch_up = _with_shape(self.config.catch_up_stages, estimate_shape, self.config.shape_iters)
-            catching_up = self._fit_error(model, params, targets, keypoints_2d, weights) > self.config.catch_up_error
+            catching_up = self._fit_error(previous_keypoints, params, targets, keypoints_2d, weights) \
+                > self.config.catch_up_error
             stages = catch_up if catching_up else _with_shape(self.config.warm_stages, estimate_shape,
                                                                  self.config.shape_iters)
         if any("shape" in s.free for s in stages):
             frames_since_shape = 0
 
-        iterations, evaluations, terms = self._run_stages(model, params, targets, stages)
-        error = self._fit_error(model, params, targets, keypoints_2d, weights)
+        iterations, evaluations, terms, fitted = self._run_stages(model, params, targets, stages)
+        error = self._fit_error(fitted, params, targets, keypoints_2d, weights)
         if previous is not None and (catching_up or error > self.config.poor_fit_error):
             # The previous pose may be a poor start (a new pose after a gap: kneeling to all fours) that the
             # optimiser cannot leave: also fit from a fresh start with the same body and keep what explains the
@@ -193,22 +194,22 @@ class Fitter:
             fresh_run = self._run_stages(model, fresh, targets, (self.config.cold_stages[0], *catch_up))
             iterations, evaluations = iterations + fresh_run[0], evaluations + fresh_run[1]
             if _data_loss(fresh_run[2]) < _data_loss(terms):
-                params, terms = fresh, fresh_run[2]
-                error = self._fit_error(model, params, targets, keypoints_2d, weights)
+                params, terms, fitted = fresh, fresh_run[2], fresh_run[3]
+                error = self._fit_error(fitted, params, targets, keypoints_2d, weights)
         return self._result(
-            model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-            error, start, previous, with_vertices,
+            model, params, fitted, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations,
+            terms, error, start, previous, with_vertices,
         )  # fmt: skip
 
-    def _run_stages(self, model, params, targets, stages) -> tuple[int, int, dict[str, torch.Tensor]]:
-        """Run ``stages`` in order on ``params`` (in place); (iterations, evaluations, the last stage's terms)."""
+    def _run_stages(self, model, params, targets, stages) -> tuple[int, int, dict[str, torch.Tensor], np.ndarray]:
+        """Run ``stages`` (at least one) in order on ``params`` (in place); (iterations, evaluations, the last stage's
+        terms, the body's keypoints at the end: (25, 3) root-relative)."""
         iterations = evaluations = 0
-        terms: dict[str, torch.Tensor] = {}
         for stage in stages:
-            stage_iterations, stage_evaluations, terms = self._run_stage(model, params, targets, stage)
+            stage_iterations, stage_evaluations, terms, keypoints = self._run_stage(model, params, targets, stage)
             iterations += stage_iterations
             evaluations += stage_evaluations
-        return iterations, evaluations, terms
+        return iterations, evaluations, terms, keypoints
 
     # ------------------------------------------------------------------------------------------------ set-up
     def _targets(self, model, keypoints_2d, weights, image_size, focal_px, keypoints_3d) -> _Targets:
@@ -279,7 +280,9 @@ class Fitter:
         params["translation"] = self._translation(model, targets, points, keypoints_2d, point_weights)
         return params
 
-    def _warm_init(self, model, targets, previous: FitState) -> dict[str, torch.Tensor]:
+    def _warm_init(self, model, targets, previous: FitState) -> tuple[dict[str, torch.Tensor], np.ndarray]:
+        """The previous fit's parameters, its translation re-solved for this frame; and its keypoints (25, 3),
+        root-relative."""
         tensor = dict(dtype=model.dtype, device=model.device)
         params = {
             "global_orient": torch.tensor(previous.global_orient, **tensor).reshape(1, 3),
@@ -289,19 +292,20 @@ class Fitter:
         # The person moved since the last frame: re-solve the translation for the previous pose (one cheap forward).
         keypoints_2d = targets.keypoints_2d.double().cpu().numpy()
         weights = targets.weights_2d.double().cpu().numpy()
-        translation = self._translation(model, targets, self._keypoints(model, params), keypoints_2d, weights)
+        keypoints = self._keypoints(model, params)
+        translation = self._translation(model, targets, keypoints, keypoints_2d, weights)
         # A body does not change depth by a third between frames: such a solve comes from odd keypoints (a pose
         # the previous frame's body cannot explain), so start from where the body was instead.
         previous_depth = float(previous.translation[2])
         if abs(np.log(max(float(translation[0, 2]), 1e-6) / previous_depth)) > np.log(self.config.max_depth_ratio):
             translation = torch.tensor(previous.translation, dtype=model.dtype, device=model.device).reshape(1, 3)
         params["translation"] = translation
-        return params
+        return params, keypoints
 
-    def _fit_error(self, model, params, targets, keypoints_2d, weights) -> float:
-        """Mean 2D distance of the body's keypoints from the confident detected ones, in units of the detected
-        body's size (the diagonal of their extent)."""
-        points = self._keypoints(model, params) + params["translation"][0].double().cpu().numpy()
+    def _fit_error(self, keypoints, params, targets, keypoints_2d, weights) -> float:
+        """Mean 2D distance of the body's keypoints (25, 3), root-relative, at ``params``' translation from the
+        confident detected ones, in units of the detected body's size (the diagonal of their extent)."""
+        points = keypoints + params["translation"][0].double().cpu().numpy()
         width, height = 2.0 * targets.center.double().cpu().numpy()  # the principal point is the image centre
         pixels = project(points, targets.focal, (width, height))
         used = weights > 0
@@ -315,9 +319,11 @@ class Fitter:
         return torch.as_tensor(t, dtype=model.dtype, device=model.device)[None]
 
     # ------------------------------------------------------------------------------------------------ optimisation
-    def _residuals(self, model, params, targets, weights: dict[str, float]) -> dict[str, torch.Tensor]:
-        """The stage's non-zero-weighted loss terms as unweighted residuals, each (B, R) (``losses``). ``params``
-        may hold a batch of B poses (global_orient, body_pose, translation) sharing one shape (1, S)."""
+    def _residuals(self, model, params, targets, weights: dict[str, float]
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The body's keypoints (B, 25, 3), root-relative, and the stage's non-zero-weighted loss terms as unweighted
+        residuals, each (B, R) (``losses``). ``params`` may hold a batch of B poses (global_orient, body_pose,
+        translation) sharing one shape (1, S)."""
         keypoints = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=False).keypoints
         points = keypoints + params["translation"][:, None]
         cfg, terms = self.config, {}
@@ -348,22 +354,25 @@ class Fitter:
             )
         if on("translation_prior"):
             terms["translation_prior"] = losses.translation_prior_residuals(points, cfg.min_depth, cfg.max_depth)
-        return terms
+        return keypoints, terms
 
-    def _loss_terms(self, model, params, targets, weights: dict[str, float]) -> dict[str, torch.Tensor]:
-        """The stage's non-zero-weighted loss terms, unweighted, each a scalar (summed over the batch)."""
-        return {k: losses.squared_norm(r).sum() for k, r in self._residuals(model, params, targets, weights).items()}
+    def _loss_terms(self, model, params, targets, weights: dict[str, float]
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The body's keypoints (B, 25, 3), root-relative, and the stage's non-zero-weighted loss terms, unweighted,
+        each a scalar (summed over the batch)."""
+        keypoints, residuals = self._residuals(model, params, targets, weights)
+        return keypoints, {k: losses.squared_norm(r).sum() for k, r in residuals.items()}
 
-    def _run_stage(self, model, params, targets, stage: FitStage) -> tuple[int, int, dict[str, torch.Tensor]]:
+    def _run_stage(self, model, params, targets, stage: FitStage
+                   ) -> tuple[int, int, dict[str, torch.Tensor], np.ndarray]:
         """The stage's solver over its free groups, in place on ``params``. Returns (iterations, evaluations, the
-        final terms)."""
+        final terms, the final keypoints (25, 3), root-relative)."""
         if stage.solver == "lm":
-            iterations, evaluations = self._levenberg_marquardt(model, params, targets, stage)
-        else:
-            iterations, evaluations = self._lbfgs(model, params, targets, stage)
+            return self._levenberg_marquardt(model, params, targets, stage)
+        iterations, evaluations = self._lbfgs(model, params, targets, stage)
         with torch.no_grad():
-            terms = self._loss_terms(model, params, targets, stage.weights)
-        return iterations, evaluations, terms
+            keypoints, terms = self._loss_terms(model, params, targets, stage.weights)
+        return iterations, evaluations, terms, keypoints[0].double().cpu().numpy()
 
     def _lbfgs(self, model, params, targets, stage: FitStage) -> tuple[int, int]:
         free = [params[name].requires_grad_() for name in stage.free]
@@ -377,7 +386,7 @@ class Fitter:
             nonlocal evaluations
             evaluations += 1
             optimizer.zero_grad(set_to_none=True)
-            terms = self._loss_terms(model, params, targets, stage.weights)
+            terms = self._loss_terms(model, params, targets, stage.weights)[1]
             loss = sum(stage.weights[k] * v for k, v in terms.items())
             loss.backward()
             return loss
@@ -387,12 +396,13 @@ class Fitter:
             params[name] = params[name].detach()
         return optimizer.state[free[0]].get("n_iter", 0), evaluations
 
-    def _levenberg_marquardt(self, model, params, targets, stage: FitStage) -> tuple[int, int]:
+    def _levenberg_marquardt(self, model, params, targets, stage: FitStage
+                             ) -> tuple[int, int, dict[str, torch.Tensor], np.ndarray]:
         """Levenberg-Marquardt on the stacked weighted residuals, the Jacobian by forward differences evaluated as
         one batch (the parameters and n nudged copies: one forward of the keypoint rig, cheaper than n backward
         passes). Each iteration evaluates the step's point with its nudged copies, so an accepted step has its
-        Jacobian already. Stops after ``max_iters`` iterations or when an accepted step lowers the cost by less than
-        ``tolerance`` of it."""
+        Jacobian already, and the terms and keypoints :meth:`_run_stage` returns. Stops after ``max_iters``
+        iterations or when an accepted step lowers the cost by less than ``tolerance`` of it."""
         names = stage.free
         shapes = [params[name].shape[1:] for name in names]
         sizes = [shape.numel() for shape in shapes]
@@ -402,33 +412,38 @@ class Fitter:
         # (n+1, n) offsets of the batch: x itself, then x + h e_i for each parameter
         nudges = torch.cat([torch.zeros(1, count), step * torch.eye(count)]).to(model.device, model.dtype)
 
-        def evaluate(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            """x (n,) -> residuals (R,) at x and the Jacobian (R, n), float64."""
+        def evaluate(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Callable[[], tuple]]:
+            """x (n,) -> residuals (R,) at x, the Jacobian (R, n), float64, and (terms, keypoints) at x, on call."""
             batch = x.to(model.dtype) + nudges
             groups = dict(params)
             for name, shape, part in zip(names, shapes, batch.split(sizes, dim=1)):
                 groups[name] = part.reshape(-1, *shape)
-            terms = self._residuals(model, groups, targets, stage.weights)
+            keypoints, terms = self._residuals(model, groups, targets, stage.weights)
             # A term of the fixed groups alone (the shape prior) comes once: the same for every row.
             rows = torch.cat([roots[k] * r.expand(len(batch), -1) for k, r in terms.items()], -1).double()
-            return rows[0], (rows[1:] - rows[0]).T / step
+
+            def at_x() -> tuple[dict[str, torch.Tensor], np.ndarray]:
+                return ({k: losses.squared_norm(r[:1]).sum() for k, r in terms.items()},
+                        keypoints[0].double().cpu().numpy())
+
+            return rows[0], (rows[1:] - rows[0]).T / step, at_x
 
         with torch.no_grad():
             x = torch.cat([params[name].reshape(-1) for name in names]).double()
-            residuals, jacobian = evaluate(x)
+            residuals, jacobian, at_x = evaluate(x)
             cost, damping, evaluations, iterations = float(residuals.square().sum()), 1e-3, 1, 0
             while iterations < stage.max_iters:
                 iterations += 1
                 normal = jacobian.T @ jacobian
                 scale = normal.diagonal().clamp_min(1e-9 * float(normal.diagonal().max()) + 1e-12)
                 delta = torch.linalg.solve(normal + damping * torch.diag(scale), -(jacobian.T @ residuals))
-                trial_residuals, trial_jacobian = evaluate(x + delta)
+                trial_residuals, trial_jacobian, trial_at_x = evaluate(x + delta)
                 evaluations += 1
                 trial_cost = float(trial_residuals.square().sum())
                 if not trial_cost < cost:  # also NaN: keep x, damp harder
                     damping *= 4.0
                     continue
-                x, residuals, jacobian = x + delta, trial_residuals, trial_jacobian
+                x, residuals, jacobian, at_x = x + delta, trial_residuals, trial_jacobian, trial_at_x
                 damping = max(damping / 3.0, 1e-7)
                 converged = cost - trial_cost < stage.tolerance * cost
                 cost = trial_cost
@@ -436,17 +451,22 @@ class Fitter:
                     break
             for name, part in zip(names, x.to(model.dtype).split(sizes)):
                 params[name] = part.reshape(1, *params[name].shape[1:])
-        return iterations, evaluations
+            return iterations, evaluations, *at_x()
 
     # ------------------------------------------------------------------------------------------------ output
     def _result(
-        self, model, params, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations, terms,
-        error, start, previous: Optional[FitState], with_vertices: bool,
+        self, model, params, keypoints, targets, keypoints_2d, weights, frames_since_shape, iterations, evaluations,
+        terms, error, start, previous: Optional[FitState], with_vertices: bool,
     ) -> FitResult:  # fmt: skip
-        with torch.no_grad():
-            out = model(params["global_orient"], params["body_pose"], params["shape"], with_vertices=with_vertices)
-            translation = params["translation"]
-            projected = losses.project(out.keypoints + translation[:, None], targets.focal, targets.center)
+        """The fit of ``params``, whose keypoints (25, 3), root-relative, are ``keypoints``."""
+        vertices = None
+        if with_vertices:
+            with torch.no_grad():
+                vertices = model(params["global_orient"], params["body_pose"], params["shape"]).vertices
+            vertices = vertices[0].double().cpu().numpy()
+        translation = params["translation"][0].double().cpu().numpy()
+        points = torch.as_tensor(keypoints + translation, dtype=targets.center.dtype, device=targets.center.device)
+        projected = losses.project(points[None], targets.focal, targets.center)[0].double().cpu().numpy()
         observed = weights > 0
         fit = fit_confidence(error, self.config.poor_fit_error)
         # A keypoint the detector did not see is the model's guess: worth less, and less again from a poor fit.
@@ -455,17 +475,16 @@ class Fitter:
             global_orient=params["global_orient"][0].double().cpu().numpy(),
             body_pose=params["body_pose"][0].double().cpu().numpy(),
             shape=params["shape"][0].double().cpu().numpy(),
-            translation=translation[0].double().cpu().numpy(),
+            translation=translation,
             frames_since_shape=frames_since_shape,
             shape_fixed=previous is not None and previous.shape_fixed,
         )
         return FitResult(
             state=state,
-            keypoints_3d=out.keypoints[0].double().cpu().numpy(),
-            keypoints_2d=np.column_stack([
-                np.where(observed[:, None], keypoints_2d[:, :2], projected[0].double().cpu().numpy()), confidence]),
+            keypoints_3d=keypoints,
+            keypoints_2d=np.column_stack([np.where(observed[:, None], keypoints_2d[:, :2], projected), confidence]),
             camera_translation=state.translation.copy(),
-            vertices=None if out.vertices is None else out.vertices[0].double().cpu().numpy(),
+            vertices=vertices,
             iterations=int(iterations),
             evaluations=evaluations,
             losses={k: float(v) for k, v in terms.items()},
