@@ -199,6 +199,23 @@ def test_lost_bystander_is_searched_for_less_often_the_longer_it_is_lost() -> No
     assert [m for m, (_, anyone) in searched.items() if anyone] == list(range(1, 11)) and primary == 1
 
 
+def test_a_track_of_an_earlier_shot_gives_no_hint() -> None:
+    """Where a track was says nothing after a cut: the detector is not sent there (the person is found again by
+    appearance, as a track of an earlier shot is not predicted either). Without the cut, the person missed is
+    looked for where expected."""
+    colours = (np.array([200.0, 40.0, 40.0]), np.array([40.0, 40.0, 200.0]))
+    blocks = np.kron(np.indices((6, 8)).sum(0) % 2, np.ones((HEIGHT // 6, WIDTH // 8)))
+    another_shot = np.repeat(blocks[..., None] * 255, 3, axis=2).astype(np.uint8)
+    for cut in (False, True):
+        tracker = Tracker()
+        for t in range(6):
+            subject = person(STANDING, np.array([0.01 * t, 0.1, 4.0]))
+            tracker.step(t, [subject], paint([(subject, colours)]), FOCAL, SIZE)
+        tracker.step(6, [], another_shot if cut else paint([]), FOCAL, SIZE)  # the person missed
+        assert tracker.shot == int(cut)
+        assert [hint.lost for hint in tracker.hints(7)] == ([] if cut else [True])
+
+
 def test_lost_track_is_re_associated_after_a_gap() -> None:
     tracker = Tracker()
     frames = [t for t in range(30) if not 10 <= t < 18]

@@ -184,10 +184,14 @@ class Tracker:
         a one-off false positive, BlazePose's landmark model keeps "seeing" it. A shown track missed since is
         looked for where it is expected (its last box and region moved on as its prediction moves): one missed
         frame must not lose a person whom only the landmark model was still following. A lost bystander is looked
-        for less often the longer it stays lost (``TrackerConfig.lost_search_frames``).
+        for less often the longer it stays lost (``TrackerConfig.lost_search_frames``). A track of an earlier shot
+        gives no hint: where it was says nothing after a cut (it is found again by appearance, as it is not
+        predicted).
         """
         hints, lost = [], []
         for track in self.tracks:
+            if track.shot != self.shot:
+                continue
             unseen = frame_index - track.location.frame
             if not track.shown:
                 if unseen <= 1:  # held back: it must be found again by the detector to earn its place
