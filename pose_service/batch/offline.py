@@ -57,33 +57,39 @@ def smooth_series(times: np.ndarray, values: np.ndarray, sigma: float = SMOOTH_S
 
     Each sample becomes the value at its own time of a straight line fitted, by least squares weighted with a
     Gaussian of the time difference (cut at 2.5 sigma), to its neighbours on both sides. Linear motion passes
-    unchanged (no lag); a sample with no neighbour in reach is kept as it is.
+    unchanged (no lag); a sample with no neighbour in reach is kept as it is. That value is linear in the samples:
+    the samples are smoothed by one weight matrix per block of rows (a mesh's vertices by one product).
     """
     n = len(times)
     if n < 2 or sigma <= 0:
         return np.array(values, dtype=float)
     t = np.asarray(times, dtype=float)
     flat = np.asarray(values, dtype=float).reshape(n, -1)
-    reach = 2.5 * sigma
-    # Times are distinct frame numbers, so every neighbour within ``reach`` frames is within that many rows.
-    span = min(n - 1, math.floor(reach))
-    s0, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
-    t0, t1 = np.zeros_like(flat), np.zeros_like(flat)
-    for k in range(-span, span + 1):
-        here = slice(max(0, -k), min(n, n - k))
-        there = slice(here.start + k, here.stop + k)
-        d = t[there] - t[here]
-        w = np.exp(-0.5 * (d / sigma) ** 2) * (np.abs(d) <= reach)
-        s0[here] += w
-        s1[here] += w * d
-        s2[here] += w * d * d
-        t0[here] += w[:, None] * flat[there]
-        t1[here] += (w * d)[:, None] * flat[there]
+    # Times are distinct frame numbers, so every neighbour within reach is within that many rows.
+    span = min(n - 1, math.floor(2.5 * sigma))
+    smoothed = np.empty_like(flat)
+    for start in range(0, n, _SMOOTH_BLOCK):
+        rows = slice(start, min(n, start + _SMOOTH_BLOCK))
+        near = slice(max(0, start - span), min(n, rows.stop + span))
+        smoothed[rows] = _line_weights(t[rows], t[near], sigma) @ flat[near]
+    return smoothed.reshape(np.shape(values))
+
+
+_SMOOTH_BLOCK = 256
+"""Rows of :func:`smooth_series` per weight matrix (its memory is quadratic in them)."""
+
+
+def _line_weights(at: np.ndarray, near: np.ndarray, sigma: float) -> np.ndarray:
+    """(R, C) weights giving, from samples at times ``near`` (C,), the value at each time of ``at`` (R,) of the
+    weighted least-squares line through them (see :func:`smooth_series`); a time with fewer than two distinct
+    times in reach takes its own sample."""
+    d = near[None, :] - at[:, None]
+    w = np.exp(-0.5 * (d / sigma) ** 2) * (np.abs(d) <= 2.5 * sigma)
+    s0, s1, s2 = w.sum(1), (w * d).sum(1), (w * d * d).sum(1)
     det = s0 * s2 - s1 * s1
-    fitted = det > 1e-9 * s0 * s0  # at least two distinct times in reach
-    safe = np.where(fitted, det, 1.0)[:, None]
-    line = (s2[:, None] * t0 - s1[:, None] * t1) / safe
-    return np.where(fitted[:, None], line, flat).reshape(np.shape(values))
+    fitted = det > 1e-9 * s0 * s0
+    line = w * (s2[:, None] - s1[:, None] * d) / np.where(fitted, det, 1.0)[:, None]
+    return np.where(fitted[:, None], line, d == 0)
 
 
 def _interpolated(a: Person, b: Person, weight: float, frames_from_detection: int, confidence_tau: float) -> Person:
