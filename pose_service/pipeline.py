@@ -12,7 +12,6 @@ before the tracks absorb the detections (with the new fit states).
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 import random
 import time
@@ -99,8 +98,11 @@ class VideoOptions:
     """Most people detected per frame, the most confident kept (None: all)."""
     frame_budget_s: Optional[float] = None
     """Seconds from a frame's start after which no further person is fitted this frame (None: no budget)."""
-    lookahead_frames: int = 3
-    """A sequence (:meth:`FramePipeline.process_sequence`) is detected up to this many frames ahead of its fits."""
+    lookahead_frames: int = 8
+    """A sequence (:meth:`FramePipeline.process_sequence`) is detected up to this many frames ahead of its fits:
+    enough to ride out a run of slow detections (wide searches, lost people) or slow fits (a new person)..."""
+    lookahead_pixels: int = 50_000_000
+    """...with no more than this many pixels of decoded frames held (3 bytes each; always the current frame)."""
 
 
 class GpuOutOfMemory(RuntimeError):
@@ -298,20 +300,30 @@ class FramePipeline:
         with a fitter: the frames are read on a thread of their own, and while a frame's bodies are fitted (on one
         core), the next ``VideoOptions.lookahead_frames`` are detected on a second thread (:class:`_Lookahead`).
         The detector's time per frame varies more than the fit's (a wide search costs several tracked frames), so
-        running more than one frame ahead keeps both threads busy."""
+        running several frames ahead keeps both threads busy."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-read") as reader:
             requests = self._read_ahead(iter(requests), reader)
-            upcoming = deque(itertools.islice(requests, self.video.lookahead_frames + 1))
+            held: deque[FrameRequest] = deque()  # the current frame, then those detected ahead
             lookahead = None
             try:
-                while upcoming:
-                    current = upcoming.popleft()
-                    upcoming.extend(itertools.islice(requests, 1))
-                    result, lookahead = self._process(current, lookahead, upcoming)
+                while self._hold(held, requests):
+                    result, lookahead = self._process(held.popleft(), lookahead, held)
                     yield result
             finally:
                 if lookahead is not None:
                     lookahead.stop()
+
+    def _hold(self, held: deque[FrameRequest], requests: Iterator[FrameRequest]) -> bool:
+        """Read ``requests`` into ``held`` up to the lookahead's frames and pixels (see :class:`VideoOptions`);
+        whether any frame is held."""
+        pixels = sum(request.image.shape[0] * request.image.shape[1] for request in held)
+        while len(held) <= self.video.lookahead_frames and (not held or pixels < self.video.lookahead_pixels):
+            request = next(requests, None)
+            if request is None:
+                break
+            held.append(request)
+            pixels += request.image.shape[0] * request.image.shape[1]
+        return bool(held)
 
     @staticmethod
     def _read_ahead(requests: Iterator[FrameRequest], reader: ThreadPoolExecutor) -> Iterator[FrameRequest]:

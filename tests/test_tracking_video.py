@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from pose_service.pipeline import FrameRequest, _Lookahead
+from pose_service.pipeline import FramePipeline, FrameRequest, VideoOptions, _Lookahead
+from pose_service.sessions import InMemorySessionStore
 from pose_service.synth.clip import ClipSpec, PersonSpec, concatenate_clips
 from pose_service.tracking.track import inside_fraction
 from pose_service.types import FrameResult, Hint
@@ -191,3 +192,24 @@ def test_a_sequence_detected_ahead_gives_the_frame_by_frame_results(pipeline, re
     monkeypatch.setattr(_Lookahead, "_search", wrong_hints)
     _same_results(sequence("ahead-wrong"), expected)
     assert sum(not name.startswith("pose-lookahead") for name in detected_on) == len(frames)  # all detected again
+
+
+@pytest.mark.parametrize("limits, held", [(dict(lookahead_frames=8, lookahead_pixels=35_000), 4),
+                                          (dict(lookahead_frames=8), 9), (dict(lookahead_frames=2), 3)])
+def test_a_sequence_holds_a_bounded_number_of_frames_ahead(limits, held):
+    """``process_sequence`` reads ahead no more frames than ``lookahead_frames`` beyond the current one, nor
+    (always the current one) beyond ``lookahead_pixels`` of frames held: what it holds is bounded, whatever the
+    batch."""
+    read = []
+
+    def requests():
+        for i in range(30):
+            read.append(i)
+            yield FrameRequest(image=np.zeros((100, 100, 3), np.uint8), frame_number=i, video_id="bounded")
+
+    pipeline = FramePipeline("embedded", lambda image, hints=(), wide=None: [], InMemorySessionStore(),
+                             video=VideoOptions(**limits))
+    results = pipeline.process_sequence(requests())
+    next(results)
+    assert held <= len(read) <= held + 1  # and one more frame may be being read
+    assert len(list(results)) == 29
