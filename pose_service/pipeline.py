@@ -228,7 +228,7 @@ class FramePipeline:
         self.files = files or {}
         """Model files loaded, by role, for /health."""
         self._lookahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-lookahead")
-        """Detects a sequence's next frame while this one is fitted (:meth:`process_sequence`)."""
+        """Detects a sequence's next frames while one is fitted (:meth:`process_sequence`)."""
 
     @property
     def faces(self) -> Optional[np.ndarray]:

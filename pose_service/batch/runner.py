@@ -122,8 +122,8 @@ def run_batch(
 
     try:
         frame_started = time.perf_counter()
-        # The pipeline reads one frame ahead (it detects the next frame while it fits this one): a frame's time is
-        # from the end of the frame before.
+        # The pipeline reads and detects frames ahead of the one it fits: a frame's time is from the end of the
+        # frame before.
         for result in pipeline.process_sequence(requests()):
             results.append(result)
             times_ms.append((time.perf_counter() - frame_started) * 1000.0)
